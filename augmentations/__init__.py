@@ -1,0 +1,114 @@
+"""Augmentations: each a vectorized function ``(clip, rng) -> clip`` over a raw ``[frames, 54, 2]`` clip.
+
+They act on image coordinates (roughly 0..1), before normalization, as in SPOTER. NaN points stay NaN.
+:func:`build_augmentations` composes them from the command-line arguments.
+"""
+import numpy as np
+
+from datasets import layout
+
+IMAGE_CENTRE = np.array([0.5, 0.5], dtype=np.float32)
+ROTATION_DEGREES = 13.0
+SQUEEZE_RATIO = 0.15
+PERSPECTIVE_RATIO = 0.1
+ARM_JOINT_PROBABILITY = 0.3
+ARM_JOINT_DEGREES = 4.0
+
+# Which points follow a joint when it turns: the shoulder moves the elbow, wrist and hand of its side.
+_ARMS = (
+    (layout.LEFT_SHOULDER, layout.LEFT_ELBOW, layout.LEFT_WRIST, layout.LEFT_HAND),
+    (layout.RIGHT_SHOULDER, layout.RIGHT_ELBOW, layout.RIGHT_WRIST, layout.RIGHT_HAND),
+)
+
+
+def _rotation(degrees):
+    angle = np.deg2rad(degrees)
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], dtype=np.float32)
+
+
+def _rotate_about(points, pivot, degrees):
+    return (points - pivot) @ _rotation(degrees).T + pivot
+
+
+def rotate(clip, rng):
+    """Rotate the whole frame about the image centre by up to 13 degrees either way."""
+    return _rotate_about(clip, IMAGE_CENTRE, rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))
+
+
+def squeeze(clip, rng):
+    """Squeeze the frame horizontally from the left and the right by up to 15% each."""
+    left, right = rng.uniform(0, SQUEEZE_RATIO, size=2)
+    out = clip.copy()
+    out[..., 0] = left + clip[..., 0] * (1 - left - right)
+    return out
+
+
+def _homography(source, target):
+    """The 3x3 projective map taking four source points to four target points."""
+    rows = []
+    for (x, y), (u, v) in zip(source, target):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    solution = np.linalg.solve(np.array(rows, dtype=np.float64), target.reshape(-1).astype(np.float64))
+    return np.append(solution, 1.0).reshape(3, 3)
+
+
+def perspective(clip, rng):
+    """Tilt the image plane: one side (left or right) shrinks vertically by up to 10%."""
+    ratio = rng.uniform(0, PERSPECTIVE_RATIO)
+    corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float64)
+    target = corners.copy()
+    side = [0, 3] if rng.random() < 0.5 else [1, 2]
+    target[side, 1] = [ratio / 2, 1 - ratio / 2]
+    matrix = _homography(corners, target)
+    homogeneous = np.concatenate([clip, np.ones_like(clip[..., :1])], axis=-1) @ matrix.T.astype(np.float32)
+    return homogeneous[..., :2] / homogeneous[..., 2:]
+
+
+def rotate_arm_joints(clip, rng):
+    """Turn each shoulder and elbow (each with probability 0.3) by up to 4 degrees, moving what hangs off it."""
+    out = clip.copy()
+    for shoulder, elbow, wrist, hand in _ARMS:
+        hand_points = list(range(hand.start, hand.stop))
+        for joint, moved in ((shoulder, [elbow, wrist] + hand_points), (elbow, [wrist] + hand_points)):
+            if rng.random() < ARM_JOINT_PROBABILITY:
+                degrees = rng.uniform(-ARM_JOINT_DEGREES, ARM_JOINT_DEGREES)
+                out[:, moved] = _rotate_about(out[:, moved], out[:, joint:joint + 1], degrees)
+    return out
+
+
+def mirror(clip, rng=None):
+    """Mirror left and right: real recorders often mirror their webcams, so handedness is not reliable."""
+    out = clip[:, layout.MIRROR].copy()
+    out[..., 0] = 1 - out[..., 0]
+    return out
+
+
+def gaussian_noise(clip, rng, mean=0.0, std=0.001):
+    return clip + rng.normal(mean, std, size=clip.shape).astype(clip.dtype)
+
+
+GEOMETRIC = (rotate, squeeze, perspective, rotate_arm_joints)
+
+
+class Augment:
+    """With probability ``prob``: one geometric augmentation drawn at random, then Gaussian noise.
+    Independently, a mirror with probability ``mirror_prob``."""
+
+    def __init__(self, prob, mirror_prob, gaussian_mean, gaussian_std):
+        self.prob = prob
+        self.mirror_prob = mirror_prob
+        self.gaussian_mean = gaussian_mean
+        self.gaussian_std = gaussian_std
+
+    def __call__(self, clip, rng):
+        if rng.random() < self.mirror_prob:
+            clip = mirror(clip)
+        if rng.random() < self.prob:
+            clip = GEOMETRIC[rng.integers(len(GEOMETRIC))](clip, rng)
+            clip = gaussian_noise(clip, rng, self.gaussian_mean, self.gaussian_std)
+        return clip
+
+
+def build_augmentations(args):
+    return Augment(args.augmentations_prob, args.mirror_prob, args.gaussian_mean, args.gaussian_std)

@@ -1,0 +1,142 @@
+"""Datasets: read any supported source into :class:`SignData`, split it, and build the training sets.
+
+:func:`read_signs` picks the reader by file type and caches the parsed arrays by file content.
+:func:`build_dataset` turns the command-line arguments into training and validation sets.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datasets import mediapipe_npz, spoter_csv
+from datasets.cache import cached_read
+from datasets.sign_data import DataError, SignData
+from datasets.splits import signer_split, stratified_split
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+DEFAULT_TRAINING_SET = REPOSITORY / "data" / "asl_mit" / "asl_mit.csv.gz"
+BASE_DATA_FOLDER_ENV = "BASE_DATA_FOLDER"
+
+READERS = {
+    ".csv": (spoter_csv.read_spoter_csv, spoter_csv.READER_VERSION),
+    ".npz": (mediapipe_npz.read_mediapipe_npz, mediapipe_npz.READER_VERSION),
+}
+
+
+def _reader_for(path):
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in READERS:
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; expected one of {', '.join(READERS)}")
+    return READERS[suffix]
+
+
+def read_signs(path, cache_dir=None):
+    """Read a SPOTER CSV (``.csv``, ``.csv.gz``) or a MediaPipe archive (``.npz``) into SignData."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    read, version = _reader_for(path)
+    return cached_read(read, path, version, cache_dir)
+
+
+def filter_signs(data, exclude_labels=(), languages=None, min_signers=None):
+    """Drop clips by label, keep only some languages, keep only glosses signed by ``min_signers`` signers."""
+    keep = ~np.isin(data.labels, list(exclude_labels))
+    if languages:
+        if data.languages is None:
+            raise DataError(f"{data.source}: has no language information to filter by")
+        keep &= np.isin(data.languages, list(languages))
+    if min_signers:
+        if data.signers is None:
+            raise DataError(f"{data.source}: has no signer information to filter by")
+        counts = {
+            label: len(np.unique(data.signers[data.labels == label])) for label in np.unique(data.labels[keep])
+        }
+        keep &= np.array([counts.get(label, 0) >= min_signers for label in data.labels])
+    return data.subset(np.flatnonzero(keep))
+
+
+def resolve_path(path, dataset_name="", data_folder=None):
+    """A direct path if it exists, else ``<data_folder>/<path>``, where the data folder defaults to
+    ``$BASE_DATA_FOLDER/<dataset_name>`` as in the reference code."""
+    direct = Path(path)
+    if direct.exists():
+        return direct
+    folder = Path(data_folder) if data_folder else Path(os.environ.get(BASE_DATA_FOLDER_ENV, "data")) / dataset_name
+    nested = folder / path
+    if nested.exists():
+        return nested
+    raise DataError(f"{path}: file not found (also looked for {nested})")
+
+
+def class_names(labels):
+    """Sorted class names; integer ids sort numerically."""
+    unique = np.unique(labels)
+    if all(label.lstrip("-").isdigit() for label in unique):
+        return sorted(unique, key=int)
+    return sorted(unique)
+
+
+@dataclass
+class TrainingData:
+    train: SignData
+    validation: SignData
+    class_names: list
+
+    def class_ids(self, labels):
+        index = {name: i for i, name in enumerate(self.class_names)}
+        return np.array([index[label] for label in labels], dtype=np.int64)
+
+
+def _split(data, args):
+    if data.signers is not None and len(np.unique(data.signers)) > 1:
+        train, validation = signer_split(data.signers, args.validation_signers, args.seed)
+    else:
+        train, validation = stratified_split(data.labels, args.validation_fraction, args.seed)
+    return data.subset(train), data.subset(validation)
+
+
+def _check_trainable(data, args):
+    counts = dict(zip(*np.unique(data.labels, return_counts=True)))
+    single = [label for label, count in counts.items() if count < 2]
+    if single and not args.classification_model:
+        raise DataError(
+            f"{data.source}: class(es) {', '.join(map(str, single[:5]))} have a single training clip, so no "
+            f"triplet can use them; add clips, or drop them with --min_clips_per_class 2"
+        )
+    if len(counts) < 2:
+        raise DataError(f"{data.source}: training data needs at least two classes, found {len(counts)}")
+    if args.batch_size > len(data):
+        raise DataError(
+            f"{data.source}: --batch_size {args.batch_size} is larger than the {len(data)} training clips"
+        )
+
+
+def _drop_rare_classes(data, min_clips):
+    labels, counts = np.unique(data.labels, return_counts=True)
+    return data.subset(np.flatnonzero(np.isin(data.labels, labels[counts >= min_clips])))
+
+
+def build_dataset(args, data_folder=None):
+    """Training and validation SignData, and the class names, from the arguments.
+
+    ``data_folder`` replaces ``$BASE_DATA_FOLDER/<dataset_name>`` (the ClearML loader passes its copy)."""
+    def read(path):
+        data = read_signs(resolve_path(path, args.dataset_name, data_folder), args.cache_dir or None)
+        return filter_signs(data, exclude_labels=args.exclude_labels)
+
+    data = read(args.training_set_path or DEFAULT_TRAINING_SET)
+    if args.validation_set_path:
+        train, validation = data, read(args.validation_set_path)
+    else:
+        train, validation = _split(data, args)
+    if args.min_clips_per_class:
+        train = _drop_rare_classes(train, args.min_clips_per_class)
+    _check_trainable(train, args)
+    names = class_names(train.labels)
+    unseen = sorted(set(validation.labels) - set(names))
+    return TrainingData(train, validation, list(names) + unseen)

@@ -1,0 +1,50 @@
+"""On-disk cache of parsed datasets, keyed by the content of the source file.
+
+Parsing a large SPOTER CSV takes seconds; loading its cached arrays takes milliseconds. The key is a hash
+of the file's bytes and of the reader's version, so an edited file or a changed reader never hits a stale
+entry. Entries are written atomically: an interrupted write never leaves a half file behind.
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from datasets.sign_data import SignData
+from utils.atomic import atomic_path
+
+CACHE_ENV = "SPOTER_CACHE_DIR"
+
+
+def default_cache_dir():
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "spoter-embeddings"))
+
+
+def file_digest(path, chunk_size=1 << 22):
+    digest = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_save_npz(path, arrays):
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def cached_read(read, path, reader_version, cache_dir=None):
+    """``read(path)`` through the cache; ``cache_dir=False`` bypasses it."""
+    if cache_dir is False:
+        return read(path)
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    entry = cache_dir / f"{file_digest(path)}-{reader_version}.npz"
+    if entry.exists():
+        with np.load(entry, allow_pickle=False) as arrays:
+            return SignData.from_arrays({k: arrays[k] for k in arrays.files}, source=str(path))
+    data = read(path)
+    try:
+        atomic_save_npz(entry, data.to_arrays())
+    except OSError:
+        pass  # A read-only or full cache location must not stop training: the data is already parsed.
+    return data

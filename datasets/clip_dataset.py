@@ -1,0 +1,69 @@
+"""The torch side of the data path: clips -> (augmented, normalized) arrays -> padded batches."""
+import numpy as np
+import torch
+
+from datasets.normalization import normalize
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Item ``i`` is ``(clip [frames, 54, 2] float32, class id)``, augmented when ``augment`` is given.
+
+    Augmentation randomness comes from ``(seed, epoch, index)`` alone, so an epoch is the same whatever
+    the worker count, and a resumed run repeats it exactly. Call :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, data, class_ids, augment=None, seed=0):
+        self.data = data
+        self.class_ids = np.asarray(class_ids, dtype=np.int64)
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+        self._normalized = None if augment else [normalize(data.clip(i)) for i in range(len(data))]
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        if self._normalized is not None:
+            return self._normalized[index], self.class_ids[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return normalize(self.augment(self.data.clip(index), rng)), self.class_ids[index]
+
+
+def collate(items):
+    """Pad to the longest clip: ``(keypoints [B, T, 54, 2], padding_mask [B, T] True=pad, labels [B])``.
+
+    Missing points (NaN) become 0, the centre of the normalized space, so NaN never reaches the model."""
+    lengths = [len(clip) for clip, _ in items]
+    keypoints = np.zeros((len(items), max(lengths)) + items[0][0].shape[1:], dtype=np.float32)
+    padding_mask = np.ones((len(items), max(lengths)), dtype=bool)
+    for row, (clip, _) in enumerate(items):
+        keypoints[row, : len(clip)] = np.nan_to_num(clip, nan=0.0)
+        padding_mask[row, : len(clip)] = False
+    labels = np.array([label for _, label in items], dtype=np.int64)
+    return torch.from_numpy(keypoints), torch.from_numpy(padding_mask), torch.from_numpy(labels)
+
+
+def length_buckets(lengths, batch_size):
+    """Batches of indices with similar lengths, so little of each padded batch is padding."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def epoch_order(class_ids, seed, epoch, clips_per_class=0):
+    """The order of training clips for one epoch, derived from ``(seed, epoch)`` alone.
+
+    With ``clips_per_class`` > 1, clips come in runs of that many of one class (runs shuffled), so every
+    batch holds positives for triplets; 0 is a plain shuffle, as in the published code."""
+    rng = np.random.default_rng([seed, epoch])
+    class_ids = np.asarray(class_ids)
+    if clips_per_class <= 1:
+        return rng.permutation(len(class_ids))
+    runs = []
+    for label in np.unique(class_ids):
+        members = rng.permutation(np.flatnonzero(class_ids == label))
+        runs += [members[start:start + clips_per_class] for start in range(0, len(members), clips_per_class)]
+    return np.concatenate([runs[i] for i in rng.permutation(len(runs))])

@@ -1,0 +1,108 @@
+"""The in-memory form of a keypoint dataset: every clip's frames in one array, plus per-clip metadata."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from datasets import layout
+
+
+_OPTIONAL_COLUMNS = ("signers", "languages")
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, and where known the row and column."""
+
+
+@dataclass
+class SignData:
+    """Clips stored back to back: clip ``i`` is ``keypoints[offsets[i]:offsets[i + 1]]``.
+
+    ``keypoints`` is float32 ``[frames, 54, 2]`` in the layout of :mod:`datasets.layout`, NaN where a point
+    was not detected. ``labels`` are strings (integer class ids of SPOTER CSVs become their decimal text).
+    ``signers`` and ``languages`` are None when the source does not say.
+    """
+
+    keypoints: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+    clip_ids: np.ndarray
+    signers: np.ndarray | None = None
+    languages: np.ndarray | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        if self.keypoints.ndim != 3 or self.keypoints.shape[1:] != (layout.NUM_KEYPOINTS, 2):
+            raise DataError(
+                f"{self.source}: keypoints must have shape [frames, {layout.NUM_KEYPOINTS}, 2], "
+                f"got {list(self.keypoints.shape)}"
+            )
+        if len(self.offsets) != len(self.labels) + 1 or len(self.clip_ids) != len(self.labels):
+            raise DataError(f"{self.source}: offsets, labels and clip ids disagree on the number of clips")
+        for name in _OPTIONAL_COLUMNS:
+            column = getattr(self, name)
+            if column is not None and len(column) != len(self.labels):
+                raise DataError(f"{self.source}: {name} and labels disagree on the number of clips")
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def lengths(self):
+        return np.diff(self.offsets)
+
+    def clip(self, i):
+        return self.keypoints[self.offsets[i]:self.offsets[i + 1]]
+
+    def subset(self, indices):
+        """A new SignData holding only the clips at ``indices``, in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        lengths = self.lengths[indices]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        frames = np.concatenate(
+            [np.arange(self.offsets[i], self.offsets[i + 1]) for i in indices]
+        ) if len(indices) else np.zeros(0, dtype=np.int64)
+        return SignData(
+            keypoints=self.keypoints[frames],
+            offsets=offsets,
+            labels=self.labels[indices],
+            clip_ids=self.clip_ids[indices],
+            source=self.source,
+            **{name: None if getattr(self, name) is None else getattr(self, name)[indices]
+               for name in _OPTIONAL_COLUMNS},
+        )
+
+    @classmethod
+    def from_clips(cls, clips, labels, clip_ids, signers=None, languages=None, source=""):
+        """Build from a list of ``[frames, 54, 2]`` arrays."""
+        lengths = [len(c) for c in clips]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        keypoints = (
+            np.concatenate(clips).astype(np.float32)
+            if clips else np.zeros((0, layout.NUM_KEYPOINTS, 2), np.float32)
+        )
+        return cls(
+            keypoints=keypoints,
+            offsets=offsets,
+            labels=np.asarray(labels, dtype=str),
+            clip_ids=np.asarray(clip_ids, dtype=str),
+            signers=None if signers is None else np.asarray(signers, dtype=str),
+            languages=None if languages is None else np.asarray(languages, dtype=str),
+            source=source,
+        )
+
+    def to_arrays(self):
+        """Plain arrays for ``np.savez`` (no pickled objects)."""
+        arrays = dict(keypoints=self.keypoints, offsets=self.offsets, labels=self.labels, clip_ids=self.clip_ids)
+        arrays.update({name: getattr(self, name) for name in _OPTIONAL_COLUMNS if getattr(self, name) is not None})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays, source=""):
+        return cls(
+            keypoints=arrays["keypoints"],
+            offsets=arrays["offsets"],
+            labels=arrays["labels"],
+            clip_ids=arrays["clip_ids"],
+            source=source,
+            **{name: arrays.get(name) for name in _OPTIONAL_COLUMNS},
+        )

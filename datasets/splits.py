@@ -1,0 +1,26 @@
+"""Seeded train/validation splits: signer-disjoint when signers are known, stratified by class otherwise."""
+import numpy as np
+
+
+def signer_split(signers, held_out, seed):
+    """Hold out whole signers: ``held_out`` is a count (>= 1) or a fraction (< 1) of the signers."""
+    names = np.unique(signers)
+    count = int(held_out) if held_out >= 1 else max(1, round(held_out * len(names)))
+    if count >= len(names):
+        raise ValueError(f"cannot hold out {count} of {len(names)} signers: training would have none")
+    chosen = np.random.default_rng(seed).choice(names, size=count, replace=False)
+    validation = np.isin(signers, chosen)
+    return np.flatnonzero(~validation), np.flatnonzero(validation)
+
+
+def stratified_split(labels, fraction, seed):
+    """Hold out ``fraction`` of each class (at least one clip of every class with two or more)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    validation = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        if len(members) >= 2:
+            validation.append(members[: max(1, round(fraction * len(members)))])
+    validation = np.sort(np.concatenate(validation)) if validation else np.zeros(0, dtype=np.int64)
+    return np.setdiff1d(np.arange(len(labels)), validation), validation

@@ -1,0 +1,156 @@
+"""SPOTER's keypoint CSV format, read in bulk and written by the converter.
+
+One row per clip: a ``labels`` column (an integer class id or a gloss), optional ``video_*`` columns, an
+optional ``signer`` column (our addition, for signer-disjoint splits), and for each of the 54 points two
+columns ``<name>_X`` and ``<name>_Y`` whose cells are Python-style lists of per-frame floats. A point at
+0.0, 0.0 was not detected. ``neck`` may be absent: it is then the midpoint of the shoulders.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from datasets import layout
+from datasets.sign_data import DataError, SignData
+from utils.atomic import atomic_path
+
+READER_VERSION = "csv1"
+LABEL_COLUMN = "labels"
+SIGNER_COLUMN = "signer"
+CLIP_COLUMN = "clip_id"
+_NECK_COLUMNS = ("neck_X", "neck_Y")
+_FIRST_DATA_LINE = 2  # header is line 1
+
+
+def _row_line(row):
+    return row + _FIRST_DATA_LINE
+
+
+def _read_table(path):
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})") from None
+    required = [LABEL_COLUMN] + [c for c in layout.CSV_COLUMNS if c not in _NECK_COLUMNS]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise DataError(f"{path}: missing column(s) {shown}; expected SPOTER's keypoint CSV layout")
+    if len(table) == 0:
+        raise DataError(f"{path}: no rows")
+    return table
+
+
+def _list_bodies(path, table, column):
+    """The text inside each cell's brackets, after checking every cell is a bracketed list."""
+    cells = table[column].str.strip()
+    is_list = cells.str.startswith("[") & cells.str.endswith("]")
+    if not is_list.all():
+        row = int(np.flatnonzero(~is_list.to_numpy())[0])
+        raise DataError(
+            f"{path}: line {_row_line(row)}, column {column}: expected a list of numbers like "
+            f"'[0.1, 0.2]', got {cells.iloc[row][:40]!r}"
+        )
+    return cells.str.slice(1, -1).str.strip()
+
+
+def _cell_lengths(bodies):
+    return np.where(bodies.str.len().to_numpy() == 0, 0, bodies.str.count(",").to_numpy() + 1)
+
+
+def _locate_unparseable(path, bodies, column):
+    for row, body in enumerate(bodies):
+        try:
+            [float(v) for v in body.split(",")]
+        except ValueError:
+            raise DataError(
+                f"{path}: line {_row_line(row)}, column {column}: not a list of numbers: [{body[:40]}...]"
+            ) from None
+    raise DataError(f"{path}: column {column}: could not parse the lists of numbers")
+
+
+def _parse_column(path, bodies, lengths, column):
+    values = np.fromstring(",".join(bodies), sep=",", dtype=np.float64) if lengths.sum() else np.zeros(0)
+    if values.size != lengths.sum():
+        _locate_unparseable(path, bodies, column)
+    return values
+
+
+def _check_finite(path, values, offsets, column):
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.searchsorted(offsets, np.flatnonzero(bad)[0], side="right") - 1)
+        raise DataError(f"{path}: line {_row_line(row)}, column {column}: NaN or infinite value")
+
+
+def _frame_counts(path, table):
+    lengths = None
+    for column in layout.CSV_COLUMNS:
+        if column not in table.columns:
+            continue
+        column_lengths = _cell_lengths(_list_bodies(path, table, column))
+        if lengths is None:
+            lengths, first = column_lengths, column
+            empty = np.flatnonzero(lengths == 0)
+            if empty.size:
+                raise DataError(f"{path}: line {_row_line(int(empty[0]))}, column {column}: empty sequence")
+            continue
+        differ = np.flatnonzero(column_lengths != lengths)
+        if differ.size:
+            row = int(differ[0])
+            raise DataError(
+                f"{path}: line {_row_line(row)}, column {column}: {column_lengths[row]} frames, but column "
+                f"{first} has {lengths[row]}; every keypoint list of a row must have the same length"
+            )
+    return lengths
+
+
+def read_spoter_csv(path):
+    """Parse a SPOTER keypoint CSV into :class:`SignData` (no cache; see :func:`datasets.read_signs`)."""
+    table = _read_table(path)
+    lengths = _frame_counts(path, table)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    keypoints = np.full((offsets[-1], layout.NUM_KEYPOINTS, 2), np.nan, dtype=np.float32)
+    for point, name in enumerate(layout.KEYPOINT_NAMES):
+        for axis, suffix in enumerate(("X", "Y")):
+            column = f"{name}_{suffix}"
+            if column in table.columns:
+                values = _parse_column(path, _list_bodies(path, table, column), lengths, column)
+                _check_finite(path, values, offsets, column)
+                keypoints[:, point, axis] = values
+    undetected = (keypoints == 0).all(axis=2)
+    keypoints[undetected] = np.nan
+    if not set(_NECK_COLUMNS) <= set(table.columns):
+        layout.with_neck(keypoints)
+    labels = table[LABEL_COLUMN].str.strip().to_numpy(dtype=str)
+    blank = np.flatnonzero(labels == "")
+    if blank.size:
+        raise DataError(f"{path}: line {_row_line(int(blank[0]))}, column {LABEL_COLUMN}: empty label")
+    clip_ids = (
+        table[CLIP_COLUMN].to_numpy(dtype=str) if CLIP_COLUMN in table.columns
+        else np.array([f"{Path(path).name}:{_row_line(r)}" for r in range(len(table))])
+    )
+    signers = table[SIGNER_COLUMN].to_numpy(dtype=str) if SIGNER_COLUMN in table.columns else None
+    return SignData(keypoints, offsets, labels, clip_ids, signers, source=str(path))
+
+
+def write_spoter_csv(data, path, decimals=5):
+    """Write SignData as a SPOTER CSV (missing points as 0.0), atomically."""
+    path = Path(path)
+    keypoints = np.nan_to_num(data.keypoints, nan=0.0)
+    flat = keypoints.reshape(len(keypoints), -1).T.tolist()
+    number = f"%.{decimals}f".__mod__
+    columns = {LABEL_COLUMN: data.labels}
+    for values, column in zip(flat, layout.CSV_COLUMNS):
+        columns[column] = [
+            "[" + ", ".join(map(number, values[start:stop])) + "]"
+            for start, stop in zip(data.offsets[:-1].tolist(), data.offsets[1:].tolist())
+        ]
+    if data.signers is not None:
+        columns[SIGNER_COLUMN] = data.signers
+    columns[CLIP_COLUMN] = data.clip_ids
+    with atomic_path(path) as tmp:
+        pd.DataFrame(columns).to_csv(tmp, index=False, compression="gzip" if path.suffix == ".gz" else None)

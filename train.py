@@ -1,0 +1,273 @@
+"""Train a SPOTER embedding model (or the SPOTER classifier) on sign keypoints.
+
+    python train.py                      # the bundled MIT-licensed ASL data, a few minutes on a CPU
+    bash train.sh                        # the published spoter-embeddings hyperparameters
+
+Outputs go to out-checkpoints/<experiment_name>/: best.pt, last.pt, checkpoint_epoch_<N>.pt,
+metrics.jsonl, class_names.json and args.json.
+"""
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from augmentations import build_augmentations
+from datasets import build_dataset
+from datasets.clip_dataset import ClipDataset, collate, epoch_order
+from datasets.sign_data import DataError
+from models import build_model, model_config
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.engine import PreBatchMining, SectionTimer, evaluate, train_one_epoch
+from training.losses import build_criterion
+from training.mining import MiningScheduler
+from utils.reproducibility import resolve_device, set_seed
+from utils.run_files import append_metrics, truncate_metrics, write_json
+from utils.trackers import build_tracker
+
+log = logging.getLogger("train")
+
+
+def none_or_str(value):
+    return None if value in ("None", "none", "") else value
+
+
+def str_list(value):
+    return [item for item in value.split(",") if item]
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument("--experiment_name", default="spoter_embeddings", help="name of the run and its output folder")
+    run.add_argument("--seed", type=int, default=379, help="seed of every random choice; a CPU run is repeatable")
+    run.add_argument("--epochs", type=int, default=10, help="number of epochs")
+    run.add_argument("--epoch_iters", type=int, default=-1, help="cap on optimizer steps per epoch; -1: whole data")
+    run.add_argument("--save_checkpoints_every", type=int, default=-1,
+                     help="also keep checkpoint_epoch_<N>.pt every N epochs; -1: never")
+    run.add_argument("--tracker", default="none", choices=["none", "clearml"], help="experiment tracker")
+    run.add_argument("--execute_remotely", default="", metavar="QUEUE",
+                     help="with --tracker clearml: enqueue the run on this ClearML agent queue and stop here")
+    run.add_argument("--output_dir", default="out-checkpoints", help="runs are written to <output_dir>/<experiment_name>")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in the experiment folder from its last.pt, exactly where it stopped")
+    run.add_argument("--overwrite", action="store_true", help="replace the files of an existing experiment folder")
+    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    run.add_argument("--num_workers", type=int, default=0, help="data loading worker processes")
+    run.add_argument("--eval_max_clips", type=int, default=3000,
+                     help="training clips embedded for the per-epoch train silhouette and as references; 0: all")
+    run.add_argument("--no_progress", action="store_true", help="no progress bars (logs only)")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset_name", default="", help="folder under $BASE_DATA_FOLDER holding the data files")
+    data.add_argument("--dataset_project", default="Sign Language Recognition", help="ClearML dataset project")
+    data.add_argument("--dataset_loader", default="local", choices=["local", "clearml"], help="where data comes from")
+    data.add_argument("--training_set_path", default="",
+                      help="SPOTER CSV (.csv, .csv.gz) or MediaPipe .npz; empty: the bundled data/asl_mit set")
+    data.add_argument("--validation_set_path", default="",
+                      help="validation file; empty: split the training data (by signer when known)")
+    data.add_argument("--validation_signers", type=float, default=0.2,
+                      help="signers held out when splitting: a count (>= 1) or a fraction (< 1)")
+    data.add_argument("--validation_fraction", type=float, default=0.2,
+                      help="share of each class held out when signers are unknown")
+    data.add_argument("--exclude_labels", type=str_list, default=["_idle"], help="comma-separated labels to drop")
+    data.add_argument("--min_clips_per_class", type=int, default=0,
+                      help="drop training classes with fewer clips (2 makes every class usable for triplets)")
+    data.add_argument("--clips_per_class", type=int, default=0,
+                      help="batches hold runs of this many clips per class; 0: plain shuffle (published)")
+    data.add_argument("--cache_dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--classification_model", action="store_true", help="train the SPOTER classifier instead")
+    model.add_argument("--num_classes", type=int, default=None, help="classifier outputs; default: classes in the data")
+    model.add_argument("--vector_length", type=int, default=32, help="embedding size")
+    model.add_argument("--normalize_embeddings", action="store_true", help="L2-normalize embeddings")
+    model.add_argument("--hidden_dim", type=int, default=108, help="transformer width")
+    model.add_argument("--heads", type=int, default=9, help="attention heads")
+    model.add_argument("--encoder_layers", type=int, default=6)
+    model.add_argument("--decoder_layers", type=int, default=6)
+    model.add_argument("--feedforward_dim", type=int, default=2048, help="feed-forward width (SPOTER: 2048)")
+    model.add_argument("--dropout", type=float, default=0.1)
+
+    loss = parser.add_argument_group("loss and mining")
+    loss.add_argument("--hard_triplet_mining", type=none_or_str, default=None, choices=[None, "in_batch"],
+                      help="None: one sampled triplet per anchor; in_batch: every valid triplet of the batch")
+    loss.add_argument("--triplet_loss_margin", type=float, default=1.0)
+    loss.add_argument("--filter_easy_triplets", action="store_true",
+                      help="average the in-batch loss over margin-violating triplets only")
+    loss.add_argument("--start_mining_hard", type=int, default=None,
+                      help="epoch from which pre-batch hard mining is used; default: never")
+    loss.add_argument("--hard_mining_pre_batch_multipler", type=int, default=16,
+                      help="a pre-batch holds batch_size times this many clips")
+    loss.add_argument("--hard_mining_pre_batch_mining_count", type=int, default=5,
+                      help="passes over the batches mined from each pre-batch")
+    loss.add_argument("--hard_mining_scheduler_triplets_threshold", type=float, default=0.0,
+                      help="lower the mining threshold when an epoch's used triplets (percent) fall below this")
+
+    optim = parser.add_argument_group("optimization")
+    optim.add_argument("--batch_size", type=int, default=32)
+    optim.add_argument("--optimizer", default="SGD", choices=["SGD", "ADAM"])
+    optim.add_argument("--lr", type=float, default=0.001)
+    optim.add_argument("--scheduler_factor", type=float, default=0.1, help="ReduceLROnPlateau factor")
+    optim.add_argument("--scheduler_patience", type=int, default=5, help="ReduceLROnPlateau patience (epochs)")
+    optim.add_argument("--scheduler_warmup", type=int, default=400, help="epochs before the LR scheduler acts")
+
+    augment = parser.add_argument_group("augmentation")
+    augment.add_argument("--augmentations_prob", type=float, default=0.5,
+                         help="probability of one geometric augmentation (and noise) per clip")
+    augment.add_argument("--mirror_prob", type=float, default=0.0, help="probability of a left/right mirror per clip")
+    augment.add_argument("--gaussian_mean", type=float, default=0.0)
+    augment.add_argument("--gaussian_std", type=float, default=0.001)
+    return parser
+
+
+def build_optimizer(args, model):
+    if args.optimizer == "ADAM":
+        return torch.optim.Adam(model.parameters(), lr=args.lr)
+    return torch.optim.SGD(model.parameters(), lr=args.lr)
+
+
+def prepare_run_folder(args):
+    folder = Path(args.output_dir) / args.experiment_name
+    if folder.exists() and any(folder.iterdir()) and not (args.resume or args.overwrite):
+        raise SystemExit(
+            f"error: {folder} already holds a run; pass --resume to continue it, --overwrite to replace it, "
+            f"or choose another --experiment_name"
+        )
+    if args.overwrite and not args.resume:
+        (folder / "metrics.jsonl").unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, names):
+    return dict(
+        config=model_config(args), model=model.state_dict(), class_names=list(names), epoch=epoch,
+        best_metric=best, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+        mining_scheduler=mining_scheduler.state_dict(), args=vars(args),
+    )
+
+
+def log_epoch(epoch, args, record):
+    parts = [f"epoch {epoch}/{args.epochs}", f"loss {record['train_loss']:.4f}",
+             f"silhouette train {record['silhouette_train']:.4f} val {record['silhouette_val']:.4f}",
+             f"val top1 {record['val_top1']:.3f}"]
+    if "valid_triplets" in record:
+        parts.append(f"triplets {record['used_triplets']}/{record['valid_triplets']} ({record['pct_used']:.1f}%)")
+    parts += [f"lr {record['lr']:.2e}", f"{record['seconds']:.1f}s"]
+    log.info(" | ".join(parts))
+
+
+def main(args):
+    set_seed(args.seed)
+    device = resolve_device(args.device)
+    folder = prepare_run_folder(args)
+    tracker = build_tracker(args)
+    tracker.log_config(vars(args))
+    try:
+        train(args, device, folder, tracker)
+    except BaseException:
+        tracker.close(failed=True)
+        raise
+    tracker.close()
+
+
+def train(args, device, folder, tracker):
+    data_folder = None
+    if args.dataset_loader == "clearml":
+        from datasets.clearml_loader import download_dataset
+
+        data_folder = download_dataset(args.dataset_project, args.dataset_name)
+    data = build_dataset(args, data_folder)
+    if args.num_classes is None:
+        args.num_classes = len(data.class_names)
+    log.info("training on %d clips, validating on %d clips, %d classes (%s)",
+             len(data.train), len(data.validation), len(data.class_names), data.train.source)
+    write_json(folder / "class_names.json", {str(i): name for i, name in enumerate(data.class_names)})
+    write_json(folder / "args.json", vars(args))
+
+    train_set = ClipDataset(data.train, data.class_ids(data.train.labels), build_augmentations(args), args.seed)
+    references = np.arange(len(data.train))
+    if 0 < args.eval_max_clips < len(data.train):
+        references = np.sort(np.random.default_rng(args.seed).permutation(references)[: args.eval_max_clips])
+    eval_train_set = ClipDataset(data.train.subset(references), train_set.class_ids[references])
+    validation_set = ClipDataset(data.validation, data.class_ids(data.validation.labels))
+
+    model = build_model(model_config(args)).to(device)
+    optimizer = build_optimizer(args, model)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=args.scheduler_factor, patience=args.scheduler_patience
+    )
+    mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
+    criterion = build_criterion(args)
+    start_epoch, best = 1, float("-inf")
+    if args.resume:
+        state = load_checkpoint(folder / "last.pt", map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        mining_scheduler.load_state_dict(state["mining_scheduler"])
+        start_epoch, best = state["epoch"] + 1, state["best_metric"]
+        truncate_metrics(folder / "metrics.jsonl", state["epoch"])
+        log.info("resuming %s after epoch %d", folder, state["epoch"])
+    best_key = "val_accuracy" if args.classification_model else "silhouette_val"
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        started = time.time()
+        set_seed(args.seed + epoch)
+        train_set.set_epoch(epoch)
+        mining = None
+        batch_size = args.batch_size
+        if args.start_mining_hard is not None and epoch >= args.start_mining_hard:
+            mining = PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count, mining_scheduler, args.seed)
+            batch_size *= args.hard_mining_pre_batch_multipler
+        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class)
+        loader = torch.utils.data.DataLoader(
+            train_set, batch_size=batch_size, sampler=order.tolist(), collate_fn=collate,
+            num_workers=args.num_workers, drop_last=len(order) > batch_size,
+        )
+        timer = SectionTimer(device)
+        record = {"epoch": epoch}
+        record.update(train_one_epoch(model, loader, optimizer, criterion, device, epoch, args.epoch_iters,
+                                      mining, timer, progress=not args.no_progress))
+        record.update(evaluate(model, eval_train_set, validation_set, device, args.classification_model))
+        if mining:
+            record["mining_threshold"] = mining_scheduler.threshold
+            mining_scheduler.step(record.get("pct_used", 100.0))
+        record["lr"] = optimizer.param_groups[0]["lr"]
+        if epoch >= args.scheduler_warmup:
+            scheduler.step(record[best_key])
+        record["seconds"] = time.time() - started
+        record.update({f"seconds_{name}": value for name, value in timer.seconds.items()})
+        log_epoch(epoch, args, record)
+        append_metrics(folder / "metrics.jsonl", record)
+        tracker.log_metrics(epoch, record)
+
+        improved = record[best_key] > best  # False for NaN (metric undefined)
+        if improved:
+            best = record[best_key]
+        state = training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, data.class_names)
+        if improved:
+            save_checkpoint(folder / "best.pt", **state)
+        if args.save_checkpoints_every > 0 and epoch % args.save_checkpoints_every == 0:
+            save_checkpoint(folder / f"checkpoint_epoch_{epoch}.pt", **state)
+        save_checkpoint(folder / "last.pt", **state)
+    log.info("best %s %.4f; checkpoints in %s", best_key, best, folder)
+    tracker.log_artifact("metrics", folder / "metrics.jsonl")
+    if (folder / "best.pt").exists():
+        tracker.log_model(folder / "best.pt", "best")
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    arguments = get_args_parser().parse_args()
+    try:
+        main(arguments)
+    except DataError as error:
+        log.error("%s", error)
+        sys.exit(2)

@@ -1,0 +1,67 @@
+"""Triplet losses over a batch of embeddings, each returning ``(loss, stats)``.
+
+``stats`` holds ``valid_triplets`` (anchor-positive-negative triplets the batch offers) and
+``used_triplets`` (those with a positive loss, i.e. not yet satisfied by the margin).
+"""
+import torch
+
+EPSILON = 1e-12  # keeps sqrt differentiable at zero distance (a source of NaN losses in the original)
+
+
+def pairwise_distances(embeddings):
+    squared = torch.cdist(embeddings, embeddings, compute_mode="use_mm_for_euclid_dist").pow(2)
+    return squared.clamp_min(EPSILON).sqrt()
+
+
+def _label_masks(labels):
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
+def batch_all_triplet_loss(embeddings, labels, margin, filter_easy_triplets=True):
+    """Every valid triplet in the batch; with ``filter_easy_triplets`` the mean runs over the triplets
+    that still violate the margin, so satisfied ones do not dilute the gradient."""
+    distances = pairwise_distances(embeddings)
+    positive, negative = _label_masks(labels)
+    valid = positive.unsqueeze(2) & negative.unsqueeze(1)
+    losses = torch.relu(distances.unsqueeze(2) - distances.unsqueeze(1) + margin) * valid
+    valid_count = valid.sum()
+    used_count = (losses > 0).sum()
+    denominator = used_count if filter_easy_triplets else valid_count
+    loss = losses.sum() / denominator.clamp_min(1)
+    return loss, {"valid_triplets": int(valid_count), "used_triplets": int(used_count)}
+
+
+def _sample(mask, generator):
+    """One random True column per row (rows with none get an arbitrary column)."""
+    scores = torch.rand(mask.shape, generator=generator, device=mask.device)
+    return torch.where(mask, scores, torch.full_like(scores, -1.0)).argmax(dim=1)
+
+
+def sampled_triplet_loss(embeddings, labels, margin, generator=None):
+    """Plain triplet loss: each anchor that has a positive and a negative gets one of each at random."""
+    distances = pairwise_distances(embeddings)
+    positive, negative = _label_masks(labels)
+    anchors = positive.any(1) & negative.any(1)
+    rows = torch.arange(len(labels), device=labels.device)
+    positive_distance = distances[rows, _sample(positive, generator)]
+    negative_distance = distances[rows, _sample(negative, generator)]
+    losses = torch.relu(positive_distance - negative_distance + margin)[anchors]
+    loss = losses.sum() / anchors.sum().clamp_min(1)
+    return loss, {"valid_triplets": int(anchors.sum()), "used_triplets": int((losses > 0).sum())}
+
+
+def classification_loss(logits, labels):
+    return torch.nn.functional.cross_entropy(logits, labels), {}
+
+
+def build_criterion(args):
+    """The loss ``(outputs, labels) -> (loss, stats)`` the arguments ask for."""
+    if args.classification_model:
+        return classification_loss
+    if args.hard_triplet_mining == "in_batch":
+        return lambda outputs, labels: batch_all_triplet_loss(
+            outputs, labels, args.triplet_loss_margin, args.filter_easy_triplets
+        )
+    return lambda outputs, labels: sampled_triplet_loss(outputs, labels, args.triplet_loss_margin)

@@ -1,0 +1,33 @@
+"""Files of a training run: its folder, the JSON-lines metrics file and small JSON documents."""
+import json
+import os
+from pathlib import Path
+
+from utils.atomic import atomic_path
+
+
+def write_json(path, document):
+    """Write JSON atomically: readers never see a half-written file."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(document, f, indent=2)
+
+
+def append_metrics(path, record):
+    """Append one epoch's record as a JSON line (flushed, so a killed run keeps every finished epoch)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def truncate_metrics(path, epochs):
+    """Keep only the records of the first ``epochs`` epochs (used when resuming)."""
+    if Path(path).exists():
+        kept = [record for record in read_metrics(path) if record["epoch"] <= epochs]
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text("".join(json.dumps(record) + "\n" for record in kept))
