@@ -1,22 +1,35 @@
-"""Turn sign data into SPOTER CSVs.
+"""Turn sign videos, pose files and keypoint archives into SPOTER CSVs.
 
+    python preprocess.py extract videos/ landmarks/ --workers 2          # MediaPipe Holistic, one file per video
+    python preprocess.py create landmarks/ csv/ --labels folder          # train/val/test CSVs + id-to-gloss JSON
     python preprocess.py convert ../shared/data/signs/asl.npz asl.csv.gz --signers a,b --max_per_class 40
 """
 import argparse
 import logging
 import sys
+import time
 
 import numpy as np
 
 from datasets import filter_signs, read_signs
 from datasets.sign_data import DataError
 from datasets.spoter_csv import write_spoter_csv
+from preprocessing import extract as extraction
+from preprocessing.create import SplitOptions, create
+from preprocessing.labels import folder_labeller, lsa64_labeller, wlasl_labeller
 
 log = logging.getLogger("preprocess")
 
 
 def comma_list(value):
     return [item for item in value.split(",") if item]
+
+
+def positive_int(value):
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return number
 
 
 def cap_per_class(data, max_per_class, seed):
@@ -46,11 +59,104 @@ def convert(args):
     log.info("wrote %d clips of %d classes to %s", len(data), len(np.unique(data.labels)), args.destination)
 
 
+def extract(args):
+    tasks = extraction.plan(args.videos, args.output, face=args.face)
+    if not tasks:
+        raise DataError(f"{args.videos}: no videos ({', '.join(extraction.VIDEO_SUFFIXES)})")
+    todo = extraction.pending(tasks)
+    log.info("%d video(s): %d already done (skipped), %d to extract with %d worker(s)",
+             len(tasks), len(tasks) - len(todo), len(todo), args.workers)
+    if not todo:
+        return
+    start = time.perf_counter()
+    results = extraction.run_extraction(todo, args.workers, progress=not args.no_progress)
+    for line in extraction.summary(results, time.perf_counter() - start):
+        log.info("%s", line)
+
+
+def labeller_from_args(args):
+    if args.labels == "wlasl":
+        if not args.metadata:
+            raise DataError("--labels wlasl needs --metadata (WLASL's JSON, e.g. WLASL_v0.3.json)")
+        return wlasl_labeller(args.metadata, args.num_classes)
+    if args.num_classes is not None:
+        raise DataError("--num-classes selects WLASL classes; it needs --labels wlasl")
+    if args.labels == "lsa64":
+        return lsa64_labeller(args.sign_names or None)
+    return folder_labeller()
+
+
+def create_csvs(args):
+    labeller = labeller_from_args(args)
+    split = args.split or ("official" if labeller.has_splits else "fresh")
+    options = SplitOptions(
+        official=split == "official", test_size=args.test_size, val_size=args.val_size,
+        test_signers=args.test_signers, val_signers=args.val_signers, seed=args.seed,
+    )
+    create(args.source, args.output, labeller, options, name=args.name or None, decimals=args.decimals)
+
+
+def option(parser, name, **kwargs):
+    """Add ``--name-with-hyphens``, also accepted as ``--name_with_underscores`` like train.py's flags."""
+    parser.add_argument(f"--{name}", f"--{name.replace('-', '_')}", **kwargs)
+
+
+def add_extract_parser(commands):
+    command = commands.add_parser(
+        "extract", help="MediaPipe Holistic landmarks of every video in a folder (resumable)",
+        description="Run MediaPipe Holistic over every video under VIDEOS and write one landmark file "
+                    "(.npz: pose [F,33,4], left/right hand [F,21,3], optional face, width, height, fps) per "
+                    "video under OUTPUT, mirroring the folders. Videos whose file exists are skipped, so an "
+                    "interrupted run continues where it stopped. Needs " + extraction.INSTALL_HINT + ".",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    command.add_argument("videos", help="folder of videos (searched recursively)")
+    command.add_argument("output", help="folder for the landmark files")
+    command.add_argument("--workers", type=positive_int, default=1, help="worker processes, each running one video at a time")
+    command.add_argument("--face", action="store_true", help="also keep the 468 face landmarks")
+    option(command, "no-progress", action="store_true", help="no progress bar")
+    command.set_defaults(run=extract)
+
+
+def add_create_parser(commands):
+    command = commands.add_parser(
+        "create", help="SPOTER train/val/test CSVs and id-to-gloss JSON from landmark/.pose files or MP_Data",
+        description="Label the clips under SOURCE (landmark .npz files of `extract`, .pose files, or MP_Data "
+                    "sequence folders), split them and write OUTPUT/<name>_{train,val,test}.csv (empty splits "
+                    "are not written) and OUTPUT/<name>_id_to_gloss.json. Sizes are a count (>= 1) or a "
+                    "fraction (< 1) of signers when signers are known (signer-disjoint splits), otherwise a "
+                    "fraction of each class's clips.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    command.add_argument("source", help="folder of clips")
+    command.add_argument("output", help="folder for the CSVs and the JSON")
+    command.add_argument("--labels", choices=["wlasl", "lsa64", "folder"], default="folder",
+                         help="wlasl: files named by video id, labelled by --metadata; lsa64: files named "
+                              "SSS_PPP_RRR (sign, signer, repetition); folder: one subfolder per class")
+    command.add_argument("--metadata", default="", help="WLASL JSON metadata (WLASL_v0.3.json or a subset)")
+    option(command, "num-classes", type=int, default=None, help="WLASL: keep the first N glosses (100: WLASL100)")
+    option(command, "sign-names", default="", help="LSA64: table of 'number|name|...' lines naming the signs")
+    command.add_argument("--split", choices=["official", "fresh"], default=None,
+                         help="official: the dataset's own split (WLASL); fresh: a new seeded split; "
+                              "default: official when the labels have one")
+    option(command, "test-size", type=float, default=0.2, help="fresh split: test signers or fraction; 0: none")
+    option(command, "val-size", type=float, default=0.1, help="fresh split: validation signers or fraction; 0: none")
+    option(command, "test-signers", type=comma_list, default=[], help="fresh split: hold out these signers for test")
+    option(command, "val-signers", type=comma_list, default=[],
+           help="fresh split: hold out these signers for validation")
+    command.add_argument("--seed", type=int, default=0, help="seed of the fresh split")
+    command.add_argument("--name", default="", help="output file prefix; default: wlasl<N>, lsa64 or signs")
+    command.add_argument("--decimals", type=int, default=5, help="decimals written per coordinate")
+    command.set_defaults(run=create_csvs)
+
+
 def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    add_extract_parser(commands)
+    add_create_parser(commands)
     command = commands.add_parser(
-        "convert", help="write any readable source (SPOTER CSV, MediaPipe .npz) as a SPOTER CSV",
+        "convert", help="write any readable source (SPOTER CSV, MediaPipe .npz, .pose, a folder per class) as a SPOTER CSV",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     command.add_argument("source", help="input file")
@@ -70,6 +176,9 @@ if __name__ == "__main__":
     arguments = get_args_parser().parse_args()
     try:
         arguments.run(arguments)
-    except DataError as error:
+    except (DataError, ImportError) as error:
         log.error("%s", error)
         sys.exit(2)
+    except KeyboardInterrupt:
+        log.error("interrupted: every file written so far is complete; run the same command again to continue")
+        sys.exit(130)

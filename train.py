@@ -93,6 +93,8 @@ def get_args_parser():
     model.add_argument("--decoder_layers", type=int, default=6)
     model.add_argument("--feedforward_dim", type=int, default=2048, help="feed-forward width (SPOTER: 2048)")
     model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--norm_first", action="store_true",
+                       help="pre-LN transformer layers (stable at higher LR); SPOTER normalizes after each block")
 
     loss = parser.add_argument_group("loss and mining")
     loss.add_argument("--hard_triplet_mining", type=none_or_str, default=None, choices=[None, "in_batch"],
@@ -164,11 +166,12 @@ def log_epoch(epoch, args, record):
 
 
 def main(args):
+    # first: on a ClearML agent (--execute_remotely) log_config replaces the arguments with the enqueued run's
+    tracker = build_tracker(args)
+    tracker.log_config(vars(args))
     set_seed(args.seed)
     device = resolve_device(args.device)
     folder = prepare_run_folder(args)
-    tracker = build_tracker(args)
-    tracker.log_config(vars(args))
     try:
         train(args, device, folder, tracker)
     except BaseException:

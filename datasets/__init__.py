@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import mediapipe_npz, spoter_csv
+from datasets import clip_files, mediapipe_npz, pose_file, spoter_csv
 from datasets.cache import cached_read
 from datasets.sign_data import DataError, SignData
 from datasets.splits import signer_split, stratified_split
@@ -21,6 +21,7 @@ BASE_DATA_FOLDER_ENV = "BASE_DATA_FOLDER"
 READERS = {
     ".csv": (spoter_csv.read_spoter_csv, spoter_csv.READER_VERSION),
     ".npz": (mediapipe_npz.read_mediapipe_npz, mediapipe_npz.READER_VERSION),
+    ".pose": (pose_file.read_pose_file, pose_file.READER_VERSION),
 }
 
 
@@ -35,8 +36,13 @@ def _reader_for(path):
 
 
 def read_signs(path, cache_dir=None):
-    """Read a SPOTER CSV (``.csv``, ``.csv.gz``) or a MediaPipe archive (``.npz``) into SignData."""
+    """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file, or a
+    folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData.
+
+    Folders are not cached: their content has no single file to key the cache by."""
     path = Path(path)
+    if path.is_dir():
+        return clip_files.read_class_folders(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     read, version = _reader_for(path)
@@ -74,8 +80,8 @@ def resolve_path(path, dataset_name="", data_folder=None):
 
 
 def class_names(labels):
-    """Sorted class names; integer ids sort numerically."""
-    unique = np.unique(labels)
+    """Sorted class names (plain str: checkpoints load with weights_only); integer ids sort numerically."""
+    unique = np.unique(labels).tolist()
     if all(label.lstrip("-").isdigit() for label in unique):
         return sorted(unique, key=int)
     return sorted(unique)
@@ -138,5 +144,5 @@ def build_dataset(args, data_folder=None):
         train = _drop_rare_classes(train, args.min_clips_per_class)
     _check_trainable(train, args)
     names = class_names(train.labels)
-    unseen = sorted(set(validation.labels) - set(names))
+    unseen = sorted(set(validation.labels.tolist()) - set(names))
     return TrainingData(train, validation, list(names) + unseen)

@@ -24,3 +24,20 @@ def stratified_split(labels, fraction, seed):
             validation.append(members[: max(1, round(fraction * len(members)))])
     validation = np.sort(np.concatenate(validation)) if validation else np.zeros(0, dtype=np.int64)
     return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+def k_shot_selection(labels, k, seed):
+    """Indices of ``k`` seeded clips of each class (every clip of a class that has fewer), sorted."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    chosen = [rng.permutation(np.flatnonzero(labels == label))[:k] for label in np.unique(labels)]
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def signer_or_stratified_split(labels, signers, held_out_signers, fraction, seed):
+    """Signer-disjoint split when two or more signers are known, else stratified by class.
+
+    Returns ``(kept, held_out, by_signer)``."""
+    if signers is not None and len(np.unique(signers)) > 1:
+        return (*signer_split(signers, held_out_signers, seed), True)
+    return (*stratified_split(labels, fraction, seed), False)

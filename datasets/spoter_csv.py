@@ -5,6 +5,7 @@ optional ``signer`` column (our addition, for signer-disjoint splits), and for e
 columns ``<name>_X`` and ``<name>_Y`` whose cells are Python-style lists of per-frame floats. A point at
 0.0, 0.0 was not detected. ``neck`` may be absent: it is then the midpoint of the shoulders.
 """
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,13 @@ def _locate_unparseable(path, bodies, column):
 
 
 def _parse_column(path, bodies, lengths, column):
-    values = np.fromstring(",".join(bodies), sep=",", dtype=np.float64) if lengths.sum() else np.zeros(0)
+    # numpy warns (and will raise) when text stops parsing early; either way the count check finds the cell.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            values = np.fromstring(",".join(bodies), sep=",", dtype=np.float64)
+        except ValueError:
+            values = np.zeros(0)
     if values.size != lengths.sum():
         _locate_unparseable(path, bodies, column)
     return values

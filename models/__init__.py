@@ -3,7 +3,7 @@ from models.spoter import SPOTERClassifier, SPOTEREmbedding
 
 MODEL_CONFIG_KEYS = (
     "classification_model", "num_classes", "vector_length", "normalize_embeddings", "hidden_dim",
-    "heads", "encoder_layers", "decoder_layers", "feedforward_dim", "dropout",
+    "heads", "encoder_layers", "decoder_layers", "feedforward_dim", "dropout", "norm_first",
 )
 
 
@@ -16,7 +16,7 @@ def build_model(config):
     backbone = dict(
         hidden_dim=config["hidden_dim"], heads=config["heads"], encoder_layers=config["encoder_layers"],
         decoder_layers=config["decoder_layers"], feedforward_dim=config["feedforward_dim"],
-        dropout=config["dropout"],
+        dropout=config["dropout"], norm_first=config["norm_first"],
     )
     if config["classification_model"]:
         return SPOTERClassifier(config["num_classes"], **backbone)

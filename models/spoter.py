@@ -29,10 +29,13 @@ def sinusoidal_positions(frames, dim, device, dtype):
 
 
 class QueryDecoderLayer(nn.Module):
-    """Decoder layer without self-attention: with a single query, self-attention is only a linear map."""
+    """Decoder layer without self-attention: with a single query, self-attention is only a linear map.
 
-    def __init__(self, hidden_dim, heads, feedforward_dim, dropout):
+    ``norm_first`` normalizes before each block (pre-LN), which trains stably without LR warm-up."""
+
+    def __init__(self, hidden_dim, heads, feedforward_dim, dropout, norm_first=False):
         super().__init__()
+        self.norm_first = norm_first
         self.cross_attention = nn.MultiheadAttention(hidden_dim, heads, dropout=dropout, batch_first=True)
         self.feedforward = nn.Sequential(
             nn.Linear(hidden_dim, feedforward_dim), nn.ReLU(), nn.Dropout(dropout),
@@ -43,11 +46,17 @@ class QueryDecoderLayer(nn.Module):
         self.dropout_attention = nn.Dropout(dropout)
         self.dropout_feedforward = nn.Dropout(dropout)
 
-    def forward(self, query, memory, memory_padding_mask):
+    def _attend(self, query, memory, memory_padding_mask):
         attended, _ = self.cross_attention(
             query, memory, memory, key_padding_mask=memory_padding_mask, need_weights=False
         )
-        query = self.norm_attention(query + self.dropout_attention(attended))
+        return self.dropout_attention(attended)
+
+    def forward(self, query, memory, memory_padding_mask):
+        if self.norm_first:
+            query = query + self._attend(self.norm_attention(query), memory, memory_padding_mask)
+            return query + self.dropout_feedforward(self.feedforward(self.norm_feedforward(query)))
+        query = self.norm_attention(query + self._attend(query, memory, memory_padding_mask))
         return self.norm_feedforward(query + self.dropout_feedforward(self.feedforward(query)))
 
 
@@ -55,16 +64,21 @@ class SPOTERBackbone(nn.Module):
     """Keypoint sequence -> one ``hidden_dim`` vector (the decoder's output for its learned query)."""
 
     def __init__(self, hidden_dim=108, heads=9, encoder_layers=6, decoder_layers=6, feedforward_dim=2048,
-                 dropout=0.1, num_keypoints=layout.NUM_KEYPOINTS):
+                 dropout=0.1, norm_first=False, num_keypoints=layout.NUM_KEYPOINTS):
         super().__init__()
         self.input_projection = nn.Linear(num_keypoints * 2, hidden_dim)
         encoder_layer = nn.TransformerEncoderLayer(
-            hidden_dim, heads, feedforward_dim, dropout, batch_first=True
+            hidden_dim, heads, feedforward_dim, dropout, batch_first=True, norm_first=norm_first
         )
-        self.encoder = nn.TransformerEncoder(encoder_layer, encoder_layers, enable_nested_tensor=False)
+        self.encoder = nn.TransformerEncoder(
+            encoder_layer, encoder_layers, norm=nn.LayerNorm(hidden_dim) if norm_first else None,
+            enable_nested_tensor=False,
+        )
         self.decoder = nn.ModuleList(
-            QueryDecoderLayer(hidden_dim, heads, feedforward_dim, dropout) for _ in range(decoder_layers)
+            QueryDecoderLayer(hidden_dim, heads, feedforward_dim, dropout, norm_first)
+            for _ in range(decoder_layers)
         )
+        self.output_norm = nn.LayerNorm(hidden_dim) if norm_first else nn.Identity()
         self.query = nn.Parameter(torch.randn(1, 1, hidden_dim) * 0.02)
 
     def forward(self, keypoints, padding_mask):
@@ -75,7 +89,7 @@ class SPOTERBackbone(nn.Module):
         query = self.query.expand(batch, -1, -1)
         for layer in self.decoder:
             query = layer(query, memory, padding_mask)
-        return query.squeeze(1)
+        return self.output_norm(query.squeeze(1))
 
 
 class SPOTERClassifier(nn.Module):

@@ -3,6 +3,7 @@
 Nothing here knows about ranks, trackers or files: it is handed a model, batches, an optimizer, a loss
 and a device.
 """
+import math
 import time
 from collections import defaultdict
 
@@ -55,6 +56,13 @@ class PreBatchMining:
                 yield keypoints[group, :frames], padding_mask[group, :frames], labels[group]
 
 
+def _expected_steps(loader, mining, max_steps):
+    steps = len(loader)
+    if mining:
+        steps *= mining.passes * math.ceil(loader.batch_size / mining.batch_size)
+    return min(steps, max_steps) if max_steps > 0 else steps
+
+
 def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_steps=-1, mining=None,
                     timer=None, progress=True):
     """Train over ``loader`` (batches of ``(keypoints, padding_mask, labels)``; pre-batches when mining).
@@ -63,7 +71,7 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
     model.train()
     timer = timer or SectionTimer(device)
     totals = defaultdict(float)
-    bar = tqdm(total=max_steps if max_steps > 0 else None, desc=f"epoch {epoch}", unit="step",
+    bar = tqdm(total=_expected_steps(loader, mining, max_steps), desc=f"epoch {epoch}", unit="step",
                disable=not progress, leave=False)
     timer.mark("other")
     for index, batch in enumerate(loader):

@@ -1,7 +1,13 @@
-"""Metrics on embeddings: silhouette score and nearest-class accuracy."""
+"""Metrics on embeddings: silhouette score, nearest-class accuracy, per-class accuracy and retrieval mAP.
+
+Distances are Euclidean throughout. Queries are scored in chunks so that 10,000 x 10,000 distance
+matrices never have to exist at once.
+"""
 import numpy as np
 import torch
 from sklearn.metrics import silhouette_score
+
+QUERY_CHUNK = 2048
 
 
 def silhouette(embeddings, labels):
@@ -13,33 +19,73 @@ def silhouette(embeddings, labels):
     return float(silhouette_score(np.asarray(embeddings), labels, metric="euclidean"))
 
 
+def _query_chunks(query):
+    query = torch.as_tensor(np.asarray(query), dtype=torch.float32)
+    return torch.split(query, QUERY_CHUNK)
+
+
 def rank_classes(query, reference, reference_labels, k):
     """For each query, the first ``k`` distinct classes ordered by their nearest reference clip.
 
     Returns ``[queries, k]`` class ids (-1 where fewer than ``k`` classes exist)."""
-    query = torch.as_tensor(query, dtype=torch.float32)
-    reference = torch.as_tensor(reference, dtype=torch.float32)
-    reference_labels = torch.as_tensor(reference_labels, dtype=torch.long)
+    reference = torch.as_tensor(np.asarray(reference), dtype=torch.float32)
+    reference_labels = torch.as_tensor(np.asarray(reference_labels), dtype=torch.long)
     classes = torch.unique(reference_labels)
     class_index = torch.searchsorted(classes, reference_labels)
-    distances = torch.cdist(query, reference)
-    nearest = torch.full((len(query), len(classes)), float("inf"))
-    nearest.scatter_reduce_(1, class_index.expand(len(query), -1), distances, reduce="amin")
-    order = nearest.argsort(dim=1)[:, :k]
-    ranked = classes[order]
+    ranked = []
+    for chunk in _query_chunks(query):
+        distances = torch.cdist(chunk, reference)
+        nearest = torch.full((len(chunk), len(classes)), float("inf"))
+        nearest.scatter_reduce_(1, class_index.expand(len(chunk), -1), distances, reduce="amin")
+        ranked.append(classes[nearest.argsort(dim=1)[:, :k]])
+    ranked = torch.cat(ranked) if ranked else torch.zeros((0, min(k, len(classes))), dtype=torch.long)
     if ranked.shape[1] < k:
-        ranked = torch.cat([ranked, ranked.new_full((len(query), k - ranked.shape[1]), -1)], dim=1)
+        ranked = torch.cat([ranked, ranked.new_full((len(ranked), k - ranked.shape[1]), -1)], dim=1)
     return ranked
 
 
-def nearest_class_accuracy(query, query_labels, reference, reference_labels, ks=(1, 5)):
-    """Top-k accuracy of nearest-class ranking, as spoter-embeddings reports it.
+def known_queries(query_labels, reference_labels):
+    """Queries whose class occurs among the references: only those can be right, so only those count."""
+    return np.isin(np.asarray(query_labels), np.asarray(reference_labels))
 
-    Only queries whose class occurs among the references can be right, so only those are counted."""
-    query_labels = np.asarray(query_labels)
-    known = np.isin(query_labels, np.asarray(reference_labels))
-    if not known.any():
+
+def nearest_class_hits(query, query_labels, reference, reference_labels, k):
+    """``[known queries, k]`` bool: True at the rank where the query's true class comes (at most once)."""
+    known = known_queries(query_labels, reference_labels)
+    ranked = rank_classes(np.asarray(query)[known], reference, reference_labels, k).numpy()
+    return ranked == np.asarray(query_labels)[known, None]
+
+
+def nearest_class_accuracy(query, query_labels, reference, reference_labels, ks=(1, 5)):
+    """Top-k accuracy of nearest-class ranking, as spoter-embeddings reports it: a hit when the true class
+    is among the first k distinct classes, classes ordered by their nearest reference clip."""
+    hits = nearest_class_hits(query, query_labels, reference, reference_labels, max(ks))
+    if not len(hits):
         return {f"top{k}": float("nan") for k in ks}
-    ranked = rank_classes(np.asarray(query)[known], reference, reference_labels, max(ks)).numpy()
-    hits = ranked == query_labels[known, None]
     return {f"top{k}": float(hits[:, :k].any(axis=1).mean()) for k in ks}
+
+
+def per_class_accuracy(query, query_labels, reference, reference_labels):
+    """Top-1 nearest-class accuracy of each query class that occurs among the references: ``{class: acc}``."""
+    labels = np.asarray(query_labels)[known_queries(query_labels, reference_labels)]
+    top1 = nearest_class_hits(query, query_labels, reference, reference_labels, 1)[:, 0]
+    return {label.item(): float(top1[labels == label].mean()) for label in np.unique(labels)}
+
+
+def mean_average_precision(query, query_labels, reference, reference_labels):
+    """Retrieval mAP: each query ranks every reference clip by distance; its average precision is the
+    mean of the precision at each same-class clip. Queries without a same-class reference are skipped."""
+    known = known_queries(query_labels, reference_labels)
+    if not known.any():
+        return float("nan")
+    reference = torch.as_tensor(np.asarray(reference), dtype=torch.float32)
+    reference_labels = torch.as_tensor(np.asarray(reference_labels), dtype=torch.long)
+    query_labels = torch.as_tensor(np.asarray(query_labels)[known], dtype=torch.long)
+    positions = torch.arange(1, len(reference) + 1, dtype=torch.float32)
+    precisions = []
+    for chunk, labels in zip(_query_chunks(np.asarray(query)[known]), torch.split(query_labels, QUERY_CHUNK)):
+        order = torch.cdist(chunk, reference).argsort(dim=1)
+        relevant = (reference_labels[order] == labels[:, None]).float()
+        precision_at_hits = relevant.cumsum(dim=1) / positions * relevant
+        precisions.append(precision_at_hits.sum(dim=1) / relevant.sum(dim=1))
+    return float(torch.cat(precisions).mean())

@@ -1,0 +1,65 @@
+"""Landmark files written by ``preprocess.py extract``: one plain ``.npz`` per video (no pickled objects).
+
+Arrays, NaN where MediaPipe Holistic detected nothing in a frame:
+``pose`` float32 ``[F, 33, 4]`` (x, y, z, visibility), ``left_hand`` and ``right_hand`` float32 ``[F, 21, 3]``
+(x, y, z), optionally ``face`` float32 ``[F, 468, 3]``; x and y are MediaPipe's normalized image
+coordinates (0..1 of the frame). Scalars ``width``, ``height`` (pixels) and ``fps`` describe the video.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from datasets import layout
+from datasets.cache import atomic_save_npz
+from datasets.sign_data import DataError
+
+SUFFIX = ".npz"
+PARTS = {
+    "pose": (layout.MEDIAPIPE_POSE_POINTS, 4),
+    "left_hand": (layout.MEDIAPIPE_HAND_POINTS, 3),
+    "right_hand": (layout.MEDIAPIPE_HAND_POINTS, 3),
+}
+FACE = "face"
+VIDEO_FIELDS = ("width", "height", "fps")
+
+
+def write_landmarks(path, parts, width, height, fps):
+    """Write one video's landmarks atomically: a killed run leaves the old file or none, never half of one."""
+    arrays = {name: np.asarray(values, dtype=np.float32) for name, values in parts.items()}
+    arrays.update(width=np.int64(width), height=np.int64(height), fps=np.float64(fps))
+    atomic_save_npz(path, arrays)
+
+
+def _load(path):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: not a readable landmark file ({error})") from None
+    with archive:
+        missing = [name for name in (*PARTS, *VIDEO_FIELDS) if name not in archive.files]
+        if missing:
+            raise DataError(
+                f"{path}: missing array(s) {', '.join(missing)}; expected a landmark file of "
+                f"`preprocess.py extract` ({', '.join((*PARTS, *VIDEO_FIELDS))})"
+            )
+        return {name: archive[name] for name in archive.files}
+
+
+def _check_part(path, arrays, name, frames):
+    points, values = PARTS[name]
+    shape = arrays[name].shape
+    if len(shape) != 3 or shape[0] != frames or shape[1] != points or shape[2] < 2:
+        raise DataError(f"{path}: array {name}: expected shape [{frames}, {points}, {values}], got {list(shape)}")
+
+
+def read_landmark_clip(path):
+    """One landmark file as a clip ``[frames, 54, 2]`` of the project's layout."""
+    path = Path(path)
+    arrays = _load(path)
+    frames = len(arrays["pose"])
+    if frames == 0:
+        raise DataError(f"{path}: no frames")
+    for name in PARTS:
+        _check_part(path, arrays, name, frames)
+    holistic = np.concatenate([arrays[name][..., :2] for name in PARTS], axis=1)
+    return layout.from_mediapipe_holistic(holistic)

@@ -1,0 +1,130 @@
+"""``.pose`` files of the pose-format library (sign-language-processing/pose), MediaPipe Holistic or OpenPose.
+
+Points are matched by component and point name, so reduced recordings (e.g. a pose component holding only
+shoulders, elbows, wrists and hips) map too: every layout point the file lacks is NaN. pose-format stores
+pixel coordinates; they are divided by the frame size to match MediaPipe's normalized coordinates used by
+every other source. The first person of each frame is used. OpenPose's own neck point is replaced, as for
+every source, by the midpoint of the shoulders.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from datasets import layout
+from datasets.sign_data import DataError, SignData
+
+READER_VERSION = "pose1"
+SUFFIX = ".pose"
+
+# MediaPipe's own landmark names, in MediaPipe's order (the order of layout.from_mediapipe_holistic).
+MEDIAPIPE_POSE_NAMES = (
+    "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE", "RIGHT_EYE_OUTER",
+    "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW",
+    "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_PINKY", "RIGHT_PINKY", "LEFT_INDEX", "RIGHT_INDEX",
+    "LEFT_THUMB", "RIGHT_THUMB", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE",
+    "LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX", "RIGHT_FOOT_INDEX",
+)
+MEDIAPIPE_HAND_NAMES = (
+    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
+    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)
+# OpenPose BODY_25 names of the points SPOTER uses, as MediaPipe pose names.
+_OPENPOSE_BODY = {
+    "Nose": "NOSE", "REye": "RIGHT_EYE", "LEye": "LEFT_EYE", "REar": "RIGHT_EAR", "LEar": "LEFT_EAR",
+    "RShoulder": "RIGHT_SHOULDER", "LShoulder": "LEFT_SHOULDER", "RElbow": "RIGHT_ELBOW",
+    "LElbow": "LEFT_ELBOW", "RWrist": "RIGHT_WRIST", "LWrist": "LEFT_WRIST",
+}
+
+_POSE_START = 0
+_LEFT_START = layout.MEDIAPIPE_POSE_POINTS
+_RIGHT_START = layout.MEDIAPIPE_POSE_POINTS + layout.MEDIAPIPE_HAND_POINTS
+
+
+def _by_name(names, start):
+    return {name: start + i for i, name in enumerate(names)}
+
+
+# For each recognised component: where its points go among MediaPipe Holistic's 75, by point name.
+# OpenPose hands share MediaPipe's point order (wrist, then thumb to little finger, base to tip) under
+# other names, so they are matched by position.
+_COMPONENTS = {
+    "POSE_LANDMARKS": _by_name(MEDIAPIPE_POSE_NAMES, _POSE_START),
+    "LEFT_HAND_LANDMARKS": _by_name(MEDIAPIPE_HAND_NAMES, _LEFT_START),
+    "RIGHT_HAND_LANDMARKS": _by_name(MEDIAPIPE_HAND_NAMES, _RIGHT_START),
+    "pose_keypoints_2d": {op: MEDIAPIPE_POSE_NAMES.index(mp) for op, mp in _OPENPOSE_BODY.items()},
+}
+_HANDS_BY_POSITION = {"hand_left_keypoints_2d": _LEFT_START, "hand_right_keypoints_2d": _RIGHT_START}
+
+
+def _load_pose(path):
+    try:
+        from pose_format import Pose
+    except ImportError:
+        raise DataError(
+            f"{path}: reading .pose files needs the pose-format library: "
+            f"pip install -r requirements-preprocess.txt"
+        ) from None
+    try:
+        return Pose.read(Path(path).read_bytes())
+    except Exception as error:  # pose-format raises whatever its binary parser hits on a damaged file
+        raise DataError(f"{path}: not a readable .pose file ({type(error).__name__}: {error})") from None
+
+
+def _component_targets(component):
+    """Pairs (index in the file's component, index among MediaPipe Holistic's 75 points)."""
+    if component.name in _HANDS_BY_POSITION:
+        start = _HANDS_BY_POSITION[component.name]
+        return [(i, start + i) for i in range(min(len(component.points), layout.MEDIAPIPE_HAND_POINTS))]
+    targets = _COMPONENTS.get(component.name, {})
+    return [(i, targets[name]) for i, name in enumerate(component.points) if name in targets]
+
+
+def _holistic_points(path, pose):
+    """The file's first person as ``[frames, 75, 2]`` MediaPipe Holistic points, NaN where missing."""
+    data = pose.body.data
+    frames = data.shape[0]
+    coordinates = np.ma.filled(data[:, 0, :, :2].astype(np.float32), np.nan)
+    confidence = np.asarray(pose.body.confidence[:, 0], dtype=np.float32)
+    coordinates[confidence <= 0] = np.nan
+    holistic = np.full((frames, layout.MEDIAPIPE_HOLISTIC_POINTS, 2), np.nan, dtype=np.float32)
+    start, matched = 0, 0
+    for component in pose.header.components:
+        pairs = _component_targets(component)
+        if pairs:
+            source, target = np.array(pairs).T
+            holistic[:, target] = coordinates[:, start + source]
+            matched += len(pairs)
+        start += len(component.points)
+    if not matched:
+        names = ", ".join(c.name for c in pose.header.components)
+        raise DataError(
+            f"{path}: no known pose component (found {names}); expected MediaPipe Holistic "
+            f"(POSE_LANDMARKS, LEFT_HAND_LANDMARKS, RIGHT_HAND_LANDMARKS) or OpenPose "
+            f"(pose_keypoints_2d, hand_left_keypoints_2d, hand_right_keypoints_2d)"
+        )
+    return holistic
+
+
+def read_pose_clip(path):
+    """One ``.pose`` file as a clip ``[frames, 54, 2]`` in normalized image coordinates."""
+    pose = _load_pose(path)
+    if pose.body.data.shape[0] == 0 or pose.body.data.shape[1] == 0:
+        raise DataError(f"{path}: no frames or no person")
+    holistic = _holistic_points(path, pose)
+    size = np.array([pose.header.dimensions.width, pose.header.dimensions.height], dtype=np.float32)
+    if (size > 0).all():
+        holistic /= size
+    return layout.from_mediapipe_holistic(holistic)
+
+
+def read_pose_file(path):
+    """A ``.pose`` file as SignData of one clip, labelled by its folder's name (one folder per class)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    return SignData.from_clips(
+        [read_pose_clip(path)], labels=[path.parent.name], clip_ids=[path.stem], source=str(path)
+    )

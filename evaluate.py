@@ -1,0 +1,354 @@
+"""Evaluate sign embeddings the way spoter-embeddings reports them, on signs and signers a model never saw.
+
+Every query clip ranks the classes by their nearest reference clip (Euclidean distance):
+
+  top-1 / top-5   the true class is among the first 1 / 5 distinct classes
+  mAP             retrieval mean average precision over all reference clips
+  class acc       top-1 averaged per class (rare classes count as much as frequent ones)
+  silhouette      of all clips of the set (reference and query), by class
+  k-shot          top-1 with only k reference clips per class (mean of seeded draws)
+
+Protocol: --reference and --query files; or one --data file split by signer (held-out signers are the
+queries) when it has two or more signers, else a seeded stratified split (the table marks such a set
+"same signer": retrieving a signer's own repetitions is easy for any method). Only queries whose class
+has a reference clip are scored. With several languages in one file, the same gloss in two languages is
+two classes.
+
+    python evaluate.py --checkpoint out-checkpoints/run/best.pt --data ../shared/data/signs/other.npz \\
+        --language BISINDO --baseline --json bisindo.json
+    python evaluate.py --baseline-only --data ../shared/data/signs/other.npz --per-language
+"""
+import argparse
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datasets import filter_signs, read_signs
+from datasets.clip_dataset import ClipDataset
+from datasets.sign_data import DataError
+from datasets.splits import k_shot_selection, signer_or_stratified_split
+from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
+from train import str_list
+from training.checkpoint import load_model
+from training.engine import embed
+from training.metrics import mean_average_precision, nearest_class_accuracy, per_class_accuracy, silhouette
+from utils.plots import embedding_scatter, subsample, write_figure
+from utils.reproducibility import resolve_device
+from utils.run_files import write_json
+
+log = logging.getLogger("evaluate")
+
+K_SHOT_DRAWS = 10
+
+
+def int_list(value):
+    try:
+        return [int(item) for item in str_list(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model = parser.add_argument_group("what to evaluate")
+    model.add_argument("--checkpoint", default="", help="trained model (best.pt of a train.py run)")
+    model.add_argument("--baseline", action="store_true",
+                       help="also evaluate raw normalized keypoints, resampled and flattened, on the same protocol")
+    model.add_argument("--baseline-only", action="store_true", help="evaluate the baseline alone (no checkpoint)")
+    model.add_argument("--baseline-frames", type=int, default=BASELINE_FRAMES,
+                       help="frames the baseline resamples every clip to (default %(default)s)")
+
+    data = parser.add_argument_group("data and protocol")
+    data.add_argument("--data", default="", help="one file (SPOTER .csv/.csv.gz or MediaPipe .npz) to split")
+    data.add_argument("--reference", default="", help="reference file (instead of --data; needs --query)")
+    data.add_argument("--query", default="", help="query file (instead of --data; needs --reference)")
+    data.add_argument("--language", type=str_list, default=[],
+                      help="comma-separated languages to keep (files with a language column)")
+    data.add_argument("--per-language", action="store_true",
+                      help="evaluate every language of the data on its own, one table row each")
+    data.add_argument("--min-signers", type=int, default=0,
+                      help="keep only glosses signed by at least this many signers (counted before splitting; "
+                           "with --reference, counted in the reference file)")
+    data.add_argument("--exclude-labels", type=str_list, default=["_idle"],
+                      help="comma-separated labels to drop (default %(default)s); '' keeps all")
+    data.add_argument("--held-out-signers", type=float, default=0.2,
+                      help="signers held out as queries: a count (>= 1) or a fraction (< 1) (default %(default)s, "
+                           "as train.py --validation_signers)")
+    data.add_argument("--query-fraction", type=float, default=0.2,
+                      help="share of each class used as queries when signers are unknown or one (default %(default)s)")
+    data.add_argument("--k-shot", type=int_list, default=[1, 2, 5],
+                      help="reference clips per class for k-shot accuracy, comma-separated (default 1,2,5); '' none")
+    data.add_argument("--seed", type=int, default=379, help="seed of the splits and k-shot draws (train.py's default)")
+
+    output = parser.add_argument_group("output and running")
+    output.add_argument("--json", default="", help="write every figure and the exact protocol to this JSON file")
+    output.add_argument("--plot", default="",
+                        help="t-SNE scatter of reference and query embeddings to this HTML file (one per set, "
+                             "named FILE_<set>.html, with --per-language)")
+    output.add_argument("--plot-max-clips", type=int, default=5000, help="clips drawn in the t-SNE plot")
+    output.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    output.add_argument("--batch-size", type=int, default=256, help="clips per embedding batch")
+    output.add_argument("--cache-dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
+    return parser
+
+
+class UsageError(ValueError):
+    """Flags that do not fit together."""
+
+
+def check_args(args):
+    if bool(args.reference) != bool(args.query):
+        raise UsageError("--reference and --query go together")
+    if bool(args.data) == bool(args.reference):
+        raise UsageError("give either --data FILE, or --reference FILE and --query FILE")
+    if not args.checkpoint and not args.baseline_only:
+        raise UsageError("--checkpoint is required (or --baseline-only to evaluate the raw-keypoint baseline alone)")
+    if args.checkpoint and args.baseline_only:
+        raise UsageError("--baseline-only evaluates no checkpoint: drop --checkpoint, or use --baseline")
+    if any(k < 1 for k in args.k_shot):
+        raise UsageError(f"--k-shot values must be >= 1, got {args.k_shot}")
+
+
+@dataclass
+class EvaluationSet:
+    """A reference and a query set of one evaluation, with how they were made."""
+
+    name: str
+    reference: object
+    query: object
+    protocol: dict = field(default_factory=dict)
+
+
+def read_filtered(path, args):
+    data = read_signs(path, args.cache_dir or None)
+    return filter_signs(data, exclude_labels=args.exclude_labels, languages=args.language or None)
+
+
+def keep_widespread_glosses(data, parts, min_signers):
+    """``parts`` restricted to glosses that ``min_signers`` signers of the whole ``data`` sign."""
+    if not min_signers:
+        return parts
+    kept = np.unique(filter_signs(data, min_signers=min_signers).labels)
+    return [part.subset(np.flatnonzero(np.isin(part.labels, kept))) for part in parts]
+
+
+def signer_names(data):
+    return [] if data.signers is None else sorted(np.unique(data.signers).tolist())
+
+
+def split_set(name, data, args):
+    """Split one file into references and queries (before the --min-signers filter, so the split of a
+    file is the split train.py makes of it with the same seed and held-out signers)."""
+    if not len(data):
+        raise DataError(f"{data.source}: no clips left after filtering ({name})")
+    kept, held_out, by_signer = signer_or_stratified_split(
+        data.labels, data.signers, args.held_out_signers, args.query_fraction, args.seed
+    )
+    reference, query = keep_widespread_glosses(data, [data.subset(kept), data.subset(held_out)], args.min_signers)
+    protocol = {
+        "split": "held-out signers" if by_signer else "stratified by class",
+        "cross_signer": by_signer,
+        "held_out_signers": signer_names(query) if by_signer else [],
+        "query_fraction": None if by_signer else args.query_fraction,
+    }
+    return EvaluationSet(name, reference, query, protocol)
+
+
+def evaluation_sets(args):
+    if args.reference:
+        reference, query = (read_filtered(path, args) for path in (args.reference, args.query))
+        reference, query = keep_widespread_glosses(reference, [reference, query], args.min_signers)
+        shared = set(signer_names(reference)) & set(signer_names(query))
+        protocol = {"split": "reference and query files", "cross_signer": bool(signer_names(query)) and not shared}
+        return [EvaluationSet(Path(args.query).name, reference, query, protocol)]
+    data = read_filtered(args.data, args)
+    if not args.per_language:
+        return [split_set(" ".join([Path(args.data).name] + args.language), data, args)]
+    if data.languages is None:
+        raise DataError(f"{data.source}: has no language information for --per-language")
+    return [
+        split_set(f"{Path(args.data).name} {language}", data.subset(np.flatnonzero(data.languages == language)), args)
+        for language in np.unique(data.languages)
+    ]
+
+
+def class_keys(reference, query):
+    """Class of each clip of both sets: the gloss, prefixed by its language when the sets hold several."""
+    parts = (reference, query)
+    if any(part.languages is None for part in parts) or len(np.unique(np.concatenate(
+            [part.languages for part in parts]))) < 2:
+        return [part.labels for part in parts]
+    return [np.char.add(np.char.add(part.languages, ": "), part.labels) for part in parts]
+
+
+def k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed):
+    """Top-1 and top-5 with ``k`` reference clips per class: mean and spread over seeded draws."""
+    draws = []
+    for draw in range(K_SHOT_DRAWS):
+        chosen = k_shot_selection(reference_ids, k, [seed, k, draw])
+        draws.append(nearest_class_accuracy(query, query_ids, reference[chosen], reference_ids[chosen]))
+    return {f"{key}{suffix}": float(statistic([d[key] for d in draws]))
+            for key in ("top1", "top5") for suffix, statistic in (("", np.mean), ("_std", np.std))}
+
+
+def score(reference, reference_ids, query, query_ids, names, k_shots, seed):
+    """Every figure of one method on one set, from its embeddings and integer class ids."""
+    accuracy = nearest_class_accuracy(query, query_ids, reference, reference_ids)
+    per_class = per_class_accuracy(query, query_ids, reference, reference_ids)
+    return {
+        **accuracy,
+        "mAP": mean_average_precision(query, query_ids, reference, reference_ids),
+        "class_accuracy": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
+        "silhouette": silhouette(np.concatenate([reference, query]), np.concatenate([reference_ids, query_ids])),
+        "silhouette_query": silhouette(query, query_ids),
+        "k_shot": {str(k): k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed) for k in k_shots},
+        "per_class_top1": {names[label]: value for label, value in per_class.items()},
+    }
+
+
+def describe(evaluation, reference_ids, query_ids):
+    reference, query = evaluation.reference, evaluation.query
+    scored = np.isin(query_ids, reference_ids)
+    return {
+        **evaluation.protocol,
+        "reference_clips": len(reference), "query_clips": len(query), "scored_queries": int(scored.sum()),
+        "reference_classes": len(np.unique(reference_ids)), "scored_classes": len(np.unique(query_ids[scored])),
+        "reference_signers": signer_names(reference), "query_signers": signer_names(query),
+    }
+
+
+def evaluate_set(evaluation, embedders, args, device):
+    reference_keys, query_keys = class_keys(evaluation.reference, evaluation.query)
+    names = sorted(set(reference_keys) | set(query_keys))
+    index = {name: i for i, name in enumerate(names)}
+    reference_ids = np.array([index[key] for key in reference_keys], dtype=np.int64)
+    query_ids = np.array([index[key] for key in query_keys], dtype=np.int64)
+    if not np.isin(query_ids, reference_ids).any():
+        raise DataError(f"{evaluation.name}: no query clip has a class among the references; nothing to score")
+    datasets = [ClipDataset(evaluation.reference, reference_ids), ClipDataset(evaluation.query, query_ids)]
+    result = {"name": evaluation.name, "protocol": describe(evaluation, reference_ids, query_ids), "methods": {}}
+    embeddings = {}
+    for method, model in embedders.items():
+        reference, query = (embed(model, d, device, args.batch_size) for d in datasets)
+        embeddings[method] = (reference, query)
+        result["methods"][method] = score(reference, reference_ids, query, query_ids, names, args.k_shot, args.seed)
+    return result, embeddings
+
+
+def plot_set(evaluation, embeddings, path, args):
+    reference, query = evaluation.reference, evaluation.query
+    vectors = np.concatenate(embeddings)
+    keep = subsample(len(vectors), args.plot_max_clips, args.seed)
+    signers = None if reference.signers is None or query.signers is None else np.concatenate(
+        [reference.signers, query.signers])[keep]
+    figure = embedding_scatter(
+        vectors[keep], np.concatenate(class_keys(reference, query))[keep],
+        np.repeat(["reference", "query"], [len(reference), len(query)])[keep],
+        np.concatenate([reference.clip_ids, query.clip_ids])[keep], signers,
+        title=f"{evaluation.name}: embeddings (t-SNE)", seed=args.seed,
+    )
+    return write_figure(figure, path)
+
+
+def plot_path(base, name, several):
+    base = Path(base)
+    if not several:
+        return base
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return base.with_name(f"{base.stem}_{safe}{base.suffix or '.html'}")
+
+
+def percent(value):
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+def table(results, k_shots):
+    columns = ["set", "method", "refs", "queries", "classes", "signers", "top-1", "top-5", "mAP", "class acc",
+               "silhouette"] + [f"{k}-shot" for k in k_shots]
+    rows = []
+    for result in results:
+        protocol = result["protocol"]
+        signers = "cross" if protocol["cross_signer"] else "same signer"
+        for method, figures in result["methods"].items():
+            silhouette_value = figures["silhouette"]
+            rows.append([
+                result["name"], method, str(protocol["reference_clips"]),
+                f"{protocol['scored_queries']}/{protocol['query_clips']}", str(protocol["reference_classes"]),
+                signers, percent(figures["top1"]), percent(figures["top5"]), percent(figures["mAP"]),
+                percent(figures["class_accuracy"]),
+                "-" if math.isnan(silhouette_value) else f"{silhouette_value:.3f}",
+            ] + [percent(figures["k_shot"][str(k)]["top1"]) for k in k_shots])
+    widths = [max(len(row[i]) for row in [columns] + rows) for i in range(len(columns))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [columns] + rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def without_nan(value):
+    """JSON has no NaN: undefined figures become null."""
+    if isinstance(value, dict):
+        return {key: without_nan(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nan(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def build_embedders(args, device):
+    embedders = {}
+    if args.checkpoint:
+        model, _ = load_model(args.checkpoint, device)
+        embedders["model"] = model
+    if args.baseline or args.baseline_only:
+        embedders["baseline"] = RawKeypointEmbedding(args.baseline_frames).to(device)
+    return embedders
+
+
+def run(args):
+    check_args(args)
+    device = resolve_device(args.device)
+    embedders = build_embedders(args, device)
+    sets = evaluation_sets(args)
+    results = []
+    for evaluation in sets:
+        if len(np.unique(evaluation.reference.labels)) < 2:
+            log.warning("%s: skipped, its references hold fewer than two classes (nothing to rank)", evaluation.name)
+            continue
+        log.info("%s: %d reference and %d query clips", evaluation.name, len(evaluation.reference),
+                 len(evaluation.query))
+        result, embeddings = evaluate_set(evaluation, embedders, args, device)
+        results.append(result)
+        if args.plot:
+            result["plot"] = str(plot_set(evaluation, embeddings[next(iter(embedders))],
+                                          plot_path(args.plot, evaluation.name, len(sets) > 1), args))
+    if not results:
+        raise DataError("no set with two or more classes to evaluate")
+    print(table(results, args.k_shot))
+    if args.json:
+        write_json(args.json, without_nan({
+            "command": sys.argv, "checkpoint": args.checkpoint or None,
+            "settings": {key: value for key, value in vars(args).items() if key not in ("json", "device")},
+            "metrics": {"distance": "euclidean", "k_shot_draws": K_SHOT_DRAWS,
+                        "baseline": f"normalized keypoints resampled to {args.baseline_frames} frames, flattened"},
+            "sets": results,
+        }))
+    return results
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = get_args_parser().parse_args(argv)
+    try:
+        run(args)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        log.error("%s", error)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

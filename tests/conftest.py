@@ -1,0 +1,51 @@
+"""Shared fixtures: paths to the real data beside the repository, and generated clips for unit tests."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datasets import layout
+from datasets.sign_data import SignData
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+SPOTER_CSV_SAMPLE = SHARED_DATA / "spoter-csv" / "format_sample_train.csv"
+ASL_NPZ = SHARED_DATA / "signs" / "asl.npz"
+
+
+def requires(path):
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} not available")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own parsed-data cache, so no test sees another's entries."""
+    monkeypatch.setenv("SPOTER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def generated_clip(rng, frames):
+    """A GENERATED (not real) upright signer: shoulders, head and hands at plausible image positions."""
+    clip = np.empty((frames, layout.NUM_KEYPOINTS, 2), dtype=np.float32)
+    clip[:] = rng.uniform(0.3, 0.7, size=(1, layout.NUM_KEYPOINTS, 2))
+    clip[:, layout.LEFT_SHOULDER] = [0.6, 0.5]
+    clip[:, layout.RIGHT_SHOULDER] = [0.4, 0.5]
+    clip[:, layout.NECK] = [0.5, 0.5]
+    clip[:, layout.NOSE] = [0.5, 0.35]
+    clip += rng.normal(0, 0.01, size=clip.shape).astype(np.float32)
+    return clip
+
+
+def generated_sign_data(rng, classes=4, per_class=6, signers=None, frames=(8, 20)):
+    """GENERATED clips whose class is visible in the right hand's offset, so a model can learn them."""
+    clips, labels, signer_names = [], [], []
+    for label in range(classes):
+        for i in range(per_class):
+            clip = generated_clip(rng, int(rng.integers(*frames)))
+            clip[:, layout.RIGHT_HAND] += 0.05 * label
+            clips.append(clip)
+            labels.append(f"sign{label}")
+            signer_names.append(f"signer{i % signers}" if signers else "")
+    return SignData.from_clips(
+        clips, labels, [f"gen-{i}" for i in range(len(clips))],
+        signers=signer_names if signers else None, source="generated",
+    )

@@ -1,0 +1,61 @@
+import torch
+from pytorch_metric_learning import distances as pml_distances
+from pytorch_metric_learning import losses as pml_losses
+
+from training.losses import batch_all_triplet_loss, sampled_triplet_loss
+
+
+def _batch(seed=0, size=12, classes=3):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(size, 8, generator=generator), torch.arange(size) % classes
+
+
+def _brute_force(embeddings, labels, margin):
+    losses, valid = [], 0
+    for a in range(len(labels)):
+        for p in range(len(labels)):
+            for n in range(len(labels)):
+                if a != p and labels[a] == labels[p] and labels[a] != labels[n]:
+                    valid += 1
+                    losses.append(max(0.0, float((embeddings[a] - embeddings[p]).norm()
+                                                 - (embeddings[a] - embeddings[n]).norm()) + margin))
+    return losses, valid
+
+
+def test_batch_all_matches_brute_force_and_counts_triplets():
+    embeddings, labels = _batch()
+    losses, valid = _brute_force(embeddings, labels, 1.0)
+    used = [value for value in losses if value > 0]
+    loss, stats = batch_all_triplet_loss(embeddings, labels, 1.0, filter_easy_triplets=True)
+    assert stats == {"valid_triplets": valid, "used_triplets": len(used)}
+    torch.testing.assert_close(loss, torch.tensor(sum(used) / len(used)))
+    loss_all, _ = batch_all_triplet_loss(embeddings, labels, 1.0, filter_easy_triplets=False)
+    torch.testing.assert_close(loss_all, torch.tensor(sum(losses) / valid))
+
+
+def test_batch_all_with_easy_filter_agrees_with_pytorch_metric_learning():
+    embeddings, labels = _batch(seed=3, size=16, classes=4)
+    distance = pml_distances.LpDistance(normalize_embeddings=False)
+    reference = pml_losses.TripletMarginLoss(margin=0.5, distance=distance)(embeddings, labels)
+    ours, _ = batch_all_triplet_loss(embeddings, labels, 0.5, filter_easy_triplets=True)
+    torch.testing.assert_close(ours, reference)
+
+
+def test_identical_embeddings_give_finite_gradients():
+    embeddings = torch.zeros(6, 4, requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    for loss_fn in (batch_all_triplet_loss, sampled_triplet_loss):
+        loss, _ = loss_fn(embeddings, labels, 1.0)
+        (gradient,) = torch.autograd.grad(loss, embeddings)
+        assert torch.isfinite(loss) and torch.isfinite(gradient).all()
+
+
+def test_sampled_triplets_are_valid_and_zero_when_classes_are_far_apart():
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    separated = torch.nn.functional.one_hot(labels, 3).float() * 10
+    loss, stats = sampled_triplet_loss(separated, labels, 1.0, torch.Generator().manual_seed(0))
+    assert stats == {"valid_triplets": 4, "used_triplets": 0} and loss == 0
+    collapsed = torch.zeros(5, 3)
+    loss, stats = sampled_triplet_loss(collapsed, labels, 1.0, torch.Generator().manual_seed(0))
+    assert stats["used_triplets"] == 4
+    torch.testing.assert_close(loss, torch.tensor(1.0), atol=1e-5, rtol=0)

@@ -1,0 +1,105 @@
+"""End-to-end runs of train.py on the bundled real data (few steps each) and its error paths."""
+import json
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import train
+from datasets.sign_data import DataError
+from datasets.spoter_csv import write_spoter_csv
+from tests.conftest import REPOSITORY, generated_sign_data
+from utils.run_files import read_metrics
+
+FAST = ["--epochs", "2", "--epoch_iters", "3", "--batch_size", "16", "--hard_triplet_mining", "in_batch",
+        "--hidden_dim", "36", "--heads", "3", "--encoder_layers", "1", "--decoder_layers", "1",
+        "--feedforward_dim", "64", "--eval_max_clips", "300", "--no_progress"]
+
+
+def _run(tmp_path, *extra, name="run"):
+    args = train.get_args_parser().parse_args(FAST + ["--output_dir", str(tmp_path), "--experiment_name", name]
+                                              + list(extra))
+    train.main(args)
+    return tmp_path / name
+
+
+def test_default_run_writes_documented_outputs(tmp_path):
+    folder = _run(tmp_path)
+    assert {p.name for p in folder.iterdir()} >= {"best.pt", "last.pt", "metrics.jsonl", "class_names.json", "args.json"}
+    records = read_metrics(folder / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [1, 2]
+    for key in ("train_loss", "silhouette_train", "silhouette_val", "valid_triplets", "used_triplets", "pct_used", "lr"):
+        assert all(np.isfinite(r[key]) for r in records), key
+    checkpoint = torch.load(folder / "last.pt", weights_only=True)
+    names = json.loads((folder / "class_names.json").read_text())
+    assert checkpoint["class_names"] == [names[str(i)] for i in range(len(names))]
+    assert checkpoint["epoch"] == 2 and checkpoint["config"]["hidden_dim"] == 36
+
+
+def test_same_seed_repeats_a_cpu_run_exactly(tmp_path):
+    first = read_metrics(_run(tmp_path, name="a") / "metrics.jsonl")
+    second = read_metrics(_run(tmp_path, name="b") / "metrics.jsonl")
+    for a, b in zip(first, second):
+        assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+    whole = read_metrics(_run(tmp_path, "--epochs", "3", name="whole") / "metrics.jsonl")
+    _run(tmp_path, "--epochs", "1", name="cut")
+    resumed = read_metrics(_run(tmp_path, "--epochs", "3", "--resume", name="cut") / "metrics.jsonl")
+    assert [r["epoch"] for r in resumed] == [1, 2, 3]
+    for a, b in zip(whole, resumed):
+        assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
+
+
+def test_mining_epochs_and_classifier_run(tmp_path):
+    mined = read_metrics(_run(tmp_path, "--start_mining_hard", "2", "--hard_mining_pre_batch_multipler", "4",
+                              "--hard_mining_pre_batch_mining_count", "2", name="mined") / "metrics.jsonl")
+    assert "mining_threshold" not in mined[0] and "mining_threshold" in mined[1]
+    classifier = read_metrics(_run(tmp_path, "--classification_model", name="cls") / "metrics.jsonl")
+    assert 0.0 <= classifier[-1]["val_accuracy"] <= 1.0
+
+
+def test_existing_run_is_not_overwritten_by_accident(tmp_path):
+    folder = _run(tmp_path)
+    before = (folder / "metrics.jsonl").read_text()
+    with pytest.raises(SystemExit, match="already holds a run"):
+        _run(tmp_path)
+    assert (folder / "metrics.jsonl").read_text() == before
+
+
+def test_single_clip_class_and_oversized_batch_are_refused(tmp_path):
+    data = generated_sign_data(np.random.default_rng(0), classes=3, per_class=4)
+    lonely = data.subset(np.arange(len(data) - 3))  # the last class keeps one clip
+    write_spoter_csv(lonely, tmp_path / "lonely.csv")
+    write_spoter_csv(data, tmp_path / "val.csv")
+    common = ["--training_set_path", str(tmp_path / "lonely.csv"), "--validation_set_path", str(tmp_path / "val.csv")]
+    with pytest.raises(DataError, match=r"lonely\.csv: class\(es\) sign2 have a single training clip"):
+        _run(tmp_path, *common, "--batch_size", "4", name="lonely")
+    write_spoter_csv(data, tmp_path / "small.csv")
+    with pytest.raises(DataError, match=r"small\.csv: --batch_size 16 is larger than the 12 training clips"):
+        _run(tmp_path, "--training_set_path", str(tmp_path / "small.csv"), "--validation_set_path",
+             str(tmp_path / "val.csv"), name="small")
+
+
+def test_command_line_reports_bad_data_without_a_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "--training_set_path", str(tmp_path / "absent.csv"),
+         "--output_dir", str(tmp_path)], cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "absent.csv: file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_sh_flags_are_all_accepted():
+    script = (REPOSITORY / "train.sh").read_text()
+    flags = script.split("train.py", 1)[1].split('"$@"')[0].replace("\\\n", " ")
+    words = shlex.split(flags, comments=True)
+    args = train.get_args_parser().parse_args(words)
+    assert args.optimizer == "SGD" and args.lr == 0.001 and args.batch_size == 32 and args.vector_length == 32
+    assert args.triplet_loss_margin == 1 and args.dropout == 0.2 and args.augmentations_prob == 0.75
+    assert args.hard_triplet_mining == "in_batch" and args.filter_easy_triplets
+    assert args.hard_mining_pre_batch_multipler == 16 and args.hard_mining_pre_batch_mining_count == 5
