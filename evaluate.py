@@ -32,10 +32,10 @@ from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection, signer_or_stratified_split
 from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
-from train import str_list
 from training.checkpoint import load_model
 from training.engine import embed
 from training.metrics import mean_average_precision, nearest_class_accuracy, per_class_accuracy, silhouette
+from utils.cli import comma_list
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
 from utils.run_files import write_json
@@ -47,7 +47,7 @@ K_SHOT_DRAWS = 10
 
 def int_list(value):
     try:
-        return [int(item) for item in str_list(value)]
+        return [int(item) for item in comma_list(value)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
 
@@ -66,14 +66,14 @@ def get_args_parser():
     data.add_argument("--data", default="", help="one file (SPOTER .csv/.csv.gz or MediaPipe .npz) to split")
     data.add_argument("--reference", default="", help="reference file (instead of --data; needs --query)")
     data.add_argument("--query", default="", help="query file (instead of --data; needs --reference)")
-    data.add_argument("--language", type=str_list, default=[],
+    data.add_argument("--language", type=comma_list, default=[],
                       help="comma-separated languages to keep (files with a language column)")
     data.add_argument("--per-language", action="store_true",
                       help="evaluate every language of the data on its own, one table row each")
     data.add_argument("--min-signers", type=int, default=0,
                       help="keep only glosses signed by at least this many signers (counted before splitting; "
                            "with --reference, counted in the reference file)")
-    data.add_argument("--exclude-labels", type=str_list, default=["_idle"],
+    data.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
                       help="comma-separated labels to drop (default %(default)s); '' keeps all")
     data.add_argument("--held-out-signers", type=float, default=0.2,
                       help="signers held out as queries: a count (>= 1) or a fraction (< 1) (default %(default)s, "

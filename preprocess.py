@@ -17,12 +17,9 @@ from datasets.spoter_csv import write_spoter_csv
 from preprocessing import extract as extraction
 from preprocessing.create import SplitOptions, create
 from preprocessing.labels import folder_labeller, lsa64_labeller, wlasl_labeller
+from utils.cli import comma_list
 
 log = logging.getLogger("preprocess")
-
-
-def comma_list(value):
-    return [item for item in value.split(",") if item]
 
 
 def positive_int(value):

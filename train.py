@@ -8,6 +8,7 @@ metrics.jsonl, class_names.json and args.json.
 """
 import argparse
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -20,23 +21,17 @@ from datasets import build_dataset
 from datasets.clip_dataset import ClipDataset, collate, epoch_order
 from datasets.sign_data import DataError
 from models import build_model, model_config
-from training.checkpoint import load_checkpoint, save_checkpoint
+from training.checkpoint import load_checkpoint, load_model, save_checkpoint
 from training.engine import PreBatchMining, SectionTimer, evaluate, train_one_epoch
 from training.losses import build_criterion
 from training.mining import MiningScheduler
+from utils.cli import comma_list, none_or_str, optional_int
+from utils.plots import run_figures
 from utils.reproducibility import resolve_device, set_seed
 from utils.run_files import append_metrics, truncate_metrics, write_json
 from utils.trackers import build_tracker
 
 log = logging.getLogger("train")
-
-
-def none_or_str(value):
-    return None if value in ("None", "none", "") else value
-
-
-def str_list(value):
-    return [item for item in value.split(",") if item]
 
 
 def get_args_parser():
@@ -75,54 +70,58 @@ def get_args_parser():
                       help="signers held out when splitting: a count (>= 1) or a fraction (< 1)")
     data.add_argument("--validation_fraction", type=float, default=0.2,
                       help="share of each class held out when signers are unknown")
-    data.add_argument("--exclude_labels", type=str_list, default=["_idle"], help="comma-separated labels to drop")
+    data.add_argument("--exclude_labels", type=comma_list, default=["_idle"], help="comma-separated labels to drop")
     data.add_argument("--min_clips_per_class", type=int, default=0,
                       help="drop training classes with fewer clips (2 makes every class usable for triplets)")
-    data.add_argument("--clips_per_class", type=int, default=0,
-                      help="batches hold runs of this many clips per class; 0: plain shuffle (published)")
+    data.add_argument("--clips_per_class", type=int, default=4,
+                      help="batches hold runs of this many clips per class, spread over signers; 0: plain shuffle "
+                           "(published)")
     data.add_argument("--cache_dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
 
     model = parser.add_argument_group("model")
     model.add_argument("--classification_model", action="store_true", help="train the SPOTER classifier instead")
     model.add_argument("--num_classes", type=int, default=None, help="classifier outputs; default: classes in the data")
     model.add_argument("--vector_length", type=int, default=32, help="embedding size")
-    model.add_argument("--normalize_embeddings", action="store_true", help="L2-normalize embeddings")
+    model.add_argument("--normalize_embeddings", action=argparse.BooleanOptionalAction, default=True,
+                       help="L2-normalize embeddings")
     model.add_argument("--hidden_dim", type=int, default=108, help="transformer width")
     model.add_argument("--heads", type=int, default=9, help="attention heads")
     model.add_argument("--encoder_layers", type=int, default=6)
     model.add_argument("--decoder_layers", type=int, default=6)
-    model.add_argument("--feedforward_dim", type=int, default=2048, help="feed-forward width (SPOTER: 2048)")
-    model.add_argument("--dropout", type=float, default=0.1)
-    model.add_argument("--norm_first", action="store_true",
+    model.add_argument("--feedforward_dim", type=int, default=512, help="feed-forward width (SPOTER: 2048)")
+    model.add_argument("--dropout", type=float, default=0.0)
+    model.add_argument("--norm_first", action=argparse.BooleanOptionalAction, default=True,
                        help="pre-LN transformer layers (stable at higher LR); SPOTER normalizes after each block")
 
     loss = parser.add_argument_group("loss and mining")
-    loss.add_argument("--hard_triplet_mining", type=none_or_str, default=None, choices=[None, "in_batch"],
+    loss.add_argument("--hard_triplet_mining", type=none_or_str, default="in_batch", choices=[None, "in_batch"],
                       help="None: one sampled triplet per anchor; in_batch: every valid triplet of the batch")
-    loss.add_argument("--triplet_loss_margin", type=float, default=1.0)
-    loss.add_argument("--filter_easy_triplets", action="store_true",
+    loss.add_argument("--triplet_loss_margin", type=float, default=0.2)
+    loss.add_argument("--filter_easy_triplets", action=argparse.BooleanOptionalAction, default=True,
                       help="average the in-batch loss over margin-violating triplets only")
-    loss.add_argument("--start_mining_hard", type=int, default=None,
-                      help="epoch from which pre-batch hard mining is used; default: never")
+    loss.add_argument("--start_mining_hard", type=optional_int, default=1,
+                      help="epoch from which pre-batch hard mining is used; None: never")
     loss.add_argument("--hard_mining_pre_batch_multipler", type=int, default=16,
                       help="a pre-batch holds batch_size times this many clips")
-    loss.add_argument("--hard_mining_pre_batch_mining_count", type=int, default=5,
+    loss.add_argument("--hard_mining_pre_batch_mining_count", type=int, default=1,
                       help="passes over the batches mined from each pre-batch")
     loss.add_argument("--hard_mining_scheduler_triplets_threshold", type=float, default=0.0,
                       help="lower the mining threshold when an epoch's used triplets (percent) fall below this")
 
     optim = parser.add_argument_group("optimization")
     optim.add_argument("--batch_size", type=int, default=32)
-    optim.add_argument("--optimizer", default="SGD", choices=["SGD", "ADAM"])
-    optim.add_argument("--lr", type=float, default=0.001)
-    optim.add_argument("--scheduler_factor", type=float, default=0.1, help="ReduceLROnPlateau factor")
-    optim.add_argument("--scheduler_patience", type=int, default=5, help="ReduceLROnPlateau patience (epochs)")
-    optim.add_argument("--scheduler_warmup", type=int, default=400, help="epochs before the LR scheduler acts")
+    optim.add_argument("--optimizer", default="ADAM", choices=["SGD", "ADAM"])
+    optim.add_argument("--lr", type=float, default=0.001, help="learning rate")
+    optim.add_argument("--scheduler_factor", type=float, default=0.3, help="ReduceLROnPlateau factor")
+    optim.add_argument("--scheduler_patience", type=int, default=1, help="ReduceLROnPlateau patience (epochs)")
+    optim.add_argument("--scheduler_warmup", type=int, default=4, help="epochs before the LR scheduler acts")
 
     augment = parser.add_argument_group("augmentation")
     augment.add_argument("--augmentations_prob", type=float, default=0.5,
                          help="probability of one geometric augmentation (and noise) per clip")
-    augment.add_argument("--mirror_prob", type=float, default=0.0, help="probability of a left/right mirror per clip")
+    augment.add_argument("--mirror_prob", type=float, default=0.5, help="probability of a left/right mirror per clip")
+    augment.add_argument("--time_stretch_prob", type=float, default=1.0,
+                         help="probability of resampling a clip to 0.5-2x its length, so length says nothing of the gloss")
     augment.add_argument("--gaussian_mean", type=float, default=0.0)
     augment.add_argument("--gaussian_std", type=float, default=0.001)
     return parser
@@ -166,7 +165,7 @@ def log_epoch(epoch, args, record):
 
 
 def main(args):
-    # first: on a ClearML agent (--execute_remotely) log_config replaces the arguments with the enqueued run's
+    # First: on a ClearML agent (--execute_remotely) log_config replaces the arguments with the enqueued run's.
     tracker = build_tracker(args)
     tracker.log_config(vars(args))
     set_seed(args.seed)
@@ -229,10 +228,10 @@ def train(args, device, folder, tracker):
         if args.start_mining_hard is not None and epoch >= args.start_mining_hard:
             mining = PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count, mining_scheduler, args.seed)
             batch_size *= args.hard_mining_pre_batch_multipler
-        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class)
+        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, data.train.signers)
         loader = torch.utils.data.DataLoader(
             train_set, batch_size=batch_size, sampler=order.tolist(), collate_fn=collate,
-            num_workers=args.num_workers, drop_last=len(order) > batch_size,
+            num_workers=args.num_workers, drop_last=mining is None and len(order) > batch_size,
         )
         timer = SectionTimer(device)
         record = {"epoch": epoch}
@@ -251,9 +250,13 @@ def train(args, device, folder, tracker):
         append_metrics(folder / "metrics.jsonl", record)
         tracker.log_metrics(epoch, record)
 
-        improved = record[best_key] > best  # False for NaN (metric undefined)
+        improved = record[best_key] > best
         if improved:
             best = record[best_key]
+        elif math.isnan(record[best_key]):
+            log.warning("%s is undefined (e.g. one clip per validation class): best.pt follows the latest epoch",
+                        best_key)
+            improved = True
         state = training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, data.class_names)
         if improved:
             save_checkpoint(folder / "best.pt", **state)
@@ -264,6 +267,9 @@ def train(args, device, folder, tracker):
     tracker.log_artifact("metrics", folder / "metrics.jsonl")
     if (folder / "best.pt").exists():
         tracker.log_model(folder / "best.pt", "best")
+        best_model, _ = load_model(folder / "best.pt", device)
+        for title, figure in run_figures(best_model, eval_train_set, validation_set, device, folder, args.seed).items():
+            tracker.log_figure(title, figure)
 
 
 if __name__ == "__main__":

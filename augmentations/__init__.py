@@ -13,6 +13,7 @@ SQUEEZE_RATIO = 0.15
 PERSPECTIVE_RATIO = 0.1
 ARM_JOINT_PROBABILITY = 0.3
 ARM_JOINT_DEGREES = 4.0
+TIME_STRETCH = (0.5, 2.0)
 
 # Which points follow a joint when it turns: the shoulder moves the elbow, wrist and hand of its side.
 _ARMS = (
@@ -77,6 +78,21 @@ def rotate_arm_joints(clip, rng):
     return out
 
 
+def time_stretch(clip, rng, low=TIME_STRETCH[0], high=TIME_STRETCH[1]):
+    """Resample the clip in time to between ``low`` and ``high`` times its length (log-uniform).
+
+    Sources record fixed clip lengths (20, 24, 30 frames...), so without this a model can tell sources,
+    and through them glosses, apart by length alone, which fails on new signers."""
+    frames = len(clip)
+    factor = np.exp(rng.uniform(np.log(low), np.log(high)))
+    length = max(2, int(round(frames * factor)))
+    position = np.linspace(0, frames - 1, length, dtype=np.float32)
+    before = np.floor(position).astype(int)
+    after = np.minimum(before + 1, frames - 1)
+    weight = (position - before)[:, None, None]
+    return clip[before] * (1 - weight) + clip[after] * weight
+
+
 def mirror(clip, rng=None):
     """Mirror left and right: real recorders often mirror their webcams, so handedness is not reliable."""
     out = clip[:, layout.MIRROR].copy()
@@ -93,15 +109,18 @@ GEOMETRIC = (rotate, squeeze, perspective, rotate_arm_joints)
 
 class Augment:
     """With probability ``prob``: one geometric augmentation drawn at random, then Gaussian noise.
-    Independently, a mirror with probability ``mirror_prob``."""
+    Independently, a mirror with probability ``mirror_prob`` and a time stretch with ``time_stretch_prob``."""
 
-    def __init__(self, prob, mirror_prob, gaussian_mean, gaussian_std):
+    def __init__(self, prob, mirror_prob, gaussian_mean, gaussian_std, time_stretch_prob=0.0):
         self.prob = prob
         self.mirror_prob = mirror_prob
         self.gaussian_mean = gaussian_mean
         self.gaussian_std = gaussian_std
+        self.time_stretch_prob = time_stretch_prob
 
     def __call__(self, clip, rng):
+        if rng.random() < self.time_stretch_prob:
+            clip = time_stretch(clip, rng)
         if rng.random() < self.mirror_prob:
             clip = mirror(clip)
         if rng.random() < self.prob:
@@ -111,4 +130,5 @@ class Augment:
 
 
 def build_augmentations(args):
-    return Augment(args.augmentations_prob, args.mirror_prob, args.gaussian_mean, args.gaussian_std)
+    return Augment(args.augmentations_prob, args.mirror_prob, args.gaussian_mean, args.gaussian_std,
+                   args.time_stretch_prob)

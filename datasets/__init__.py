@@ -12,7 +12,7 @@ import numpy as np
 from datasets import clip_files, mediapipe_npz, pose_file, spoter_csv
 from datasets.cache import cached_read
 from datasets.sign_data import DataError, SignData
-from datasets.splits import signer_split, stratified_split
+from datasets.splits import signer_or_stratified_split
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_TRAINING_SET = REPOSITORY / "data" / "asl_mit" / "asl_mit.csv.gz"
@@ -99,10 +99,9 @@ class TrainingData:
 
 
 def _split(data, args):
-    if data.signers is not None and len(np.unique(data.signers)) > 1:
-        train, validation = signer_split(data.signers, args.validation_signers, args.seed)
-    else:
-        train, validation = stratified_split(data.labels, args.validation_fraction, args.seed)
+    train, validation, _ = signer_or_stratified_split(
+        data.labels, data.signers, args.validation_signers, args.validation_fraction, args.seed
+    )
     return data.subset(train), data.subset(validation)
 
 
@@ -135,6 +134,8 @@ def build_dataset(args, data_folder=None):
         data = read_signs(resolve_path(path, args.dataset_name, data_folder), args.cache_dir or None)
         return filter_signs(data, exclude_labels=args.exclude_labels)
 
+    if data_folder is not None and not args.training_set_path:
+        raise DataError(f"{data_folder}: name the training file inside the dataset with --training_set_path")
     data = read(args.training_set_path or DEFAULT_TRAINING_SET)
     if args.validation_set_path:
         train, validation = data, read(args.validation_set_path)

@@ -53,17 +53,30 @@ def length_buckets(lengths, batch_size):
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def epoch_order(class_ids, seed, epoch, clips_per_class=0):
+def _signer_round_robin(members, signers, rng):
+    """``members`` reordered so that consecutive clips come from different signers where possible."""
+    members = rng.permutation(members)
+    owners = signers[members]
+    turn = np.zeros(len(members), dtype=np.int64)
+    for owner in np.unique(owners):
+        turn[owners == owner] = np.arange((owners == owner).sum())
+    return members[np.argsort(turn, kind="stable")]
+
+
+def epoch_order(class_ids, seed, epoch, clips_per_class=0, signers=None):
     """The order of training clips for one epoch, derived from ``(seed, epoch)`` alone.
 
     With ``clips_per_class`` > 1, clips come in runs of that many of one class (runs shuffled), so every
-    batch holds positives for triplets; 0 is a plain shuffle, as in the published code."""
+    batch holds positives for triplets; with ``signers``, each run spans as many signers as the class has,
+    so positives teach what a sign looks like across people rather than one person's style. 0 is a plain
+    shuffle, as in the published code."""
     rng = np.random.default_rng([seed, epoch])
     class_ids = np.asarray(class_ids)
     if clips_per_class <= 1:
         return rng.permutation(len(class_ids))
     runs = []
     for label in np.unique(class_ids):
-        members = rng.permutation(np.flatnonzero(class_ids == label))
+        members = np.flatnonzero(class_ids == label)
+        members = rng.permutation(members) if signers is None else _signer_round_robin(members, signers, rng)
         runs += [members[start:start + clips_per_class] for start in range(0, len(members), clips_per_class)]
     return np.concatenate([runs[i] for i in rng.permutation(len(runs))])

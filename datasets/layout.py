@@ -51,30 +51,56 @@ MIRROR = np.array([
 # CSV column names of SPOTER's published files: "<name>_X", "<name>_Y" for each point.
 CSV_COLUMNS = tuple(f"{name}_{axis}" for name in KEYPOINT_NAMES for axis in ("X", "Y"))
 
-# MediaPipe Holistic as stored in ../shared/data/signs: 33 pose landmarks, then 21 left-hand and 21
-# right-hand landmarks, each in MediaPipe's own order.
-MEDIAPIPE_POSE_POINTS = 33
-MEDIAPIPE_HAND_POINTS = 21
-_MEDIAPIPE_POSE = {
-    "nose": 0, "leftEye": 2, "rightEye": 5, "leftEar": 7, "rightEar": 8,
-    "leftShoulder": 11, "rightShoulder": 12, "leftElbow": 13, "rightElbow": 14,
-    "leftWrist": 15, "rightWrist": 16,
+# MediaPipe Holistic's landmark names, in MediaPipe's order. The archives of ../shared/data/signs, the
+# landmark files of `preprocess.py extract` and MP_Data folders store 33 pose landmarks, then 21 left-hand
+# and 21 right-hand landmarks in this order; .pose files name them.
+MEDIAPIPE_POSE_NAMES = (
+    "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE", "RIGHT_EYE_OUTER",
+    "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW",
+    "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_PINKY", "RIGHT_PINKY", "LEFT_INDEX", "RIGHT_INDEX",
+    "LEFT_THUMB", "RIGHT_THUMB", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE",
+    "LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX", "RIGHT_FOOT_INDEX",
+)
+MEDIAPIPE_HAND_NAMES = (
+    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
+    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)
+MEDIAPIPE_POSE_POINTS = len(MEDIAPIPE_POSE_NAMES)
+MEDIAPIPE_HAND_POINTS = len(MEDIAPIPE_HAND_NAMES)
+# OpenPose BODY_25 names of the body points SPOTER uses, as MediaPipe pose names. OpenPose hands share
+# MediaPipe's point order (wrist, then thumb to little finger, base to tip).
+OPENPOSE_BODY_TO_MEDIAPIPE = {
+    "Nose": "NOSE", "REye": "RIGHT_EYE", "LEye": "LEFT_EYE", "REar": "RIGHT_EAR", "LEar": "LEFT_EAR",
+    "RShoulder": "RIGHT_SHOULDER", "LShoulder": "LEFT_SHOULDER", "RElbow": "RIGHT_ELBOW",
+    "LElbow": "LEFT_ELBOW", "RWrist": "RIGHT_WRIST", "LWrist": "LEFT_WRIST",
 }
-_MEDIAPIPE_HAND = {
-    "wrist": 0, "thumbCMC": 1, "thumbMP": 2, "thumbIP": 3, "thumbTip": 4,
-    "indexMCP": 5, "indexPIP": 6, "indexDIP": 7, "indexTip": 8,
-    "middleMCP": 9, "middlePIP": 10, "middleDIP": 11, "middleTip": 12,
-    "ringMCP": 13, "ringPIP": 14, "ringDIP": 15, "ringTip": 16,
-    "littleMCP": 17, "littlePIP": 18, "littleDIP": 19, "littleTip": 20,
+_BODY_FROM_MEDIAPIPE = {
+    "nose": "NOSE", "leftEye": "LEFT_EYE", "rightEye": "RIGHT_EYE", "leftEar": "LEFT_EAR", "rightEar": "RIGHT_EAR",
+    "leftShoulder": "LEFT_SHOULDER", "rightShoulder": "RIGHT_SHOULDER", "leftElbow": "LEFT_ELBOW",
+    "rightElbow": "RIGHT_ELBOW", "leftWrist": "LEFT_WRIST", "rightWrist": "RIGHT_WRIST",
+}
+_HAND_FROM_MEDIAPIPE = {
+    "wrist": "WRIST", "thumbCMC": "THUMB_CMC", "thumbMP": "THUMB_MCP", "thumbIP": "THUMB_IP", "thumbTip": "THUMB_TIP",
+    "indexMCP": "INDEX_FINGER_MCP", "indexPIP": "INDEX_FINGER_PIP", "indexDIP": "INDEX_FINGER_DIP",
+    "indexTip": "INDEX_FINGER_TIP", "middleMCP": "MIDDLE_FINGER_MCP", "middlePIP": "MIDDLE_FINGER_PIP",
+    "middleDIP": "MIDDLE_FINGER_DIP", "middleTip": "MIDDLE_FINGER_TIP", "ringMCP": "RING_FINGER_MCP",
+    "ringPIP": "RING_FINGER_PIP", "ringDIP": "RING_FINGER_DIP", "ringTip": "RING_FINGER_TIP",
+    "littleMCP": "PINKY_MCP", "littlePIP": "PINKY_PIP", "littleDIP": "PINKY_DIP", "littleTip": "PINKY_TIP",
 }
 
 
 def _mediapipe_holistic_indices():
     left_start = MEDIAPIPE_POSE_POINTS
     right_start = MEDIAPIPE_POSE_POINTS + MEDIAPIPE_HAND_POINTS
-    indices = [_MEDIAPIPE_POSE.get(name, -1) for name in BODY_NAMES]
-    indices += [left_start + _MEDIAPIPE_HAND[name] for name in HAND_NAMES]
-    indices += [right_start + _MEDIAPIPE_HAND[name] for name in HAND_NAMES]
+    indices = [
+        MEDIAPIPE_POSE_NAMES.index(_BODY_FROM_MEDIAPIPE[name]) if name in _BODY_FROM_MEDIAPIPE else -1
+        for name in BODY_NAMES
+    ]
+    for start in (left_start, right_start):
+        indices += [start + MEDIAPIPE_HAND_NAMES.index(_HAND_FROM_MEDIAPIPE[name]) for name in HAND_NAMES]
     return np.array(indices)
 
 
@@ -89,7 +115,8 @@ def with_neck(clip):
 
 
 def from_mediapipe_holistic(points):
-    """Map ``[frames, 75, 2]`` MediaPipe Holistic points (pose, left hand, right hand) to the layout."""
+    """Map ``[frames, 75, 2]`` MediaPipe Holistic points (pose, left hand, right hand) to the layout; the
+    neck, which MediaPipe lacks (index -1 above), is filled from the shoulders."""
     points = np.asarray(points, dtype=np.float32)
     if points.ndim != 3 or points.shape[1:] != (MEDIAPIPE_HOLISTIC_POINTS, 2):
         raise ValueError(

@@ -16,28 +16,6 @@ from datasets.sign_data import DataError, SignData
 READER_VERSION = "pose1"
 SUFFIX = ".pose"
 
-# MediaPipe's own landmark names, in MediaPipe's order (the order of layout.from_mediapipe_holistic).
-MEDIAPIPE_POSE_NAMES = (
-    "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE", "RIGHT_EYE_OUTER",
-    "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW",
-    "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_PINKY", "RIGHT_PINKY", "LEFT_INDEX", "RIGHT_INDEX",
-    "LEFT_THUMB", "RIGHT_THUMB", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE",
-    "LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX", "RIGHT_FOOT_INDEX",
-)
-MEDIAPIPE_HAND_NAMES = (
-    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
-    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
-    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
-    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
-    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
-)
-# OpenPose BODY_25 names of the points SPOTER uses, as MediaPipe pose names.
-_OPENPOSE_BODY = {
-    "Nose": "NOSE", "REye": "RIGHT_EYE", "LEye": "LEFT_EYE", "REar": "RIGHT_EAR", "LEar": "LEFT_EAR",
-    "RShoulder": "RIGHT_SHOULDER", "LShoulder": "LEFT_SHOULDER", "RElbow": "RIGHT_ELBOW",
-    "LElbow": "LEFT_ELBOW", "RWrist": "RIGHT_WRIST", "LWrist": "LEFT_WRIST",
-}
-
 _POSE_START = 0
 _LEFT_START = layout.MEDIAPIPE_POSE_POINTS
 _RIGHT_START = layout.MEDIAPIPE_POSE_POINTS + layout.MEDIAPIPE_HAND_POINTS
@@ -48,13 +26,15 @@ def _by_name(names, start):
 
 
 # For each recognised component: where its points go among MediaPipe Holistic's 75, by point name.
-# OpenPose hands share MediaPipe's point order (wrist, then thumb to little finger, base to tip) under
-# other names, so they are matched by position.
+# OpenPose hands are matched by position (layout.py: same order as MediaPipe's, other names).
 _COMPONENTS = {
-    "POSE_LANDMARKS": _by_name(MEDIAPIPE_POSE_NAMES, _POSE_START),
-    "LEFT_HAND_LANDMARKS": _by_name(MEDIAPIPE_HAND_NAMES, _LEFT_START),
-    "RIGHT_HAND_LANDMARKS": _by_name(MEDIAPIPE_HAND_NAMES, _RIGHT_START),
-    "pose_keypoints_2d": {op: MEDIAPIPE_POSE_NAMES.index(mp) for op, mp in _OPENPOSE_BODY.items()},
+    "POSE_LANDMARKS": _by_name(layout.MEDIAPIPE_POSE_NAMES, _POSE_START),
+    "LEFT_HAND_LANDMARKS": _by_name(layout.MEDIAPIPE_HAND_NAMES, _LEFT_START),
+    "RIGHT_HAND_LANDMARKS": _by_name(layout.MEDIAPIPE_HAND_NAMES, _RIGHT_START),
+    "pose_keypoints_2d": {
+        openpose: layout.MEDIAPIPE_POSE_NAMES.index(mediapipe)
+        for openpose, mediapipe in layout.OPENPOSE_BODY_TO_MEDIAPIPE.items()
+    },
 }
 _HANDS_BY_POSITION = {"hand_left_keypoints_2d": _LEFT_START, "hand_right_keypoints_2d": _RIGHT_START}
 

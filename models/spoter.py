@@ -67,6 +67,7 @@ class SPOTERBackbone(nn.Module):
                  dropout=0.1, norm_first=False, num_keypoints=layout.NUM_KEYPOINTS):
         super().__init__()
         self.input_projection = nn.Linear(num_keypoints * 2, hidden_dim)
+        self.token_scale = math.sqrt(hidden_dim)
         encoder_layer = nn.TransformerEncoderLayer(
             hidden_dim, heads, feedforward_dim, dropout, batch_first=True, norm_first=norm_first
         )
@@ -83,7 +84,8 @@ class SPOTERBackbone(nn.Module):
 
     def forward(self, keypoints, padding_mask):
         batch, frames = keypoints.shape[:2]
-        tokens = self.input_projection(keypoints.reshape(batch, frames, -1))
+        # Scaled so that frame content, not the unit-size positional code, dominates the tokens at the start.
+        tokens = self.input_projection(keypoints.reshape(batch, frames, -1)) * self.token_scale
         tokens = tokens + sinusoidal_positions(frames, tokens.shape[-1], tokens.device, tokens.dtype)
         memory = self.encoder(tokens, src_key_padding_mask=padding_mask)
         query = self.query.expand(batch, -1, -1)

@@ -13,6 +13,13 @@ SPOTER_CSV_SAMPLE = SHARED_DATA / "spoter-csv" / "format_sample_train.csv"
 ASL_NPZ = SHARED_DATA / "signs" / "asl.npz"
 
 
+# A model small enough to train in seconds on a CPU, for unit tests.
+TINY_MODEL_CONFIG = dict(
+    classification_model=False, num_classes=4, vector_length=8, normalize_embeddings=False, hidden_dim=24,
+    heads=2, encoder_layers=1, decoder_layers=1, feedforward_dim=32, dropout=0.0, norm_first=False,
+)
+
+
 def requires(path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not available")
 
@@ -23,10 +30,14 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SPOTER_CACHE_DIR", str(tmp_path / "cache"))
 
 
+_TEMPLATE = np.random.default_rng(12345).uniform(0.3, 0.7, size=(1, layout.NUM_KEYPOINTS, 2))
+
+
 def generated_clip(rng, frames):
-    """A GENERATED (not real) upright signer: shoulders, head and hands at plausible image positions."""
+    """A GENERATED (not real) upright signer: one fixed random pose, shoulders and head placed plausibly,
+    moved a little per clip and per frame."""
     clip = np.empty((frames, layout.NUM_KEYPOINTS, 2), dtype=np.float32)
-    clip[:] = rng.uniform(0.3, 0.7, size=(1, layout.NUM_KEYPOINTS, 2))
+    clip[:] = _TEMPLATE + rng.normal(0, 0.03, size=_TEMPLATE.shape)
     clip[:, layout.LEFT_SHOULDER] = [0.6, 0.5]
     clip[:, layout.RIGHT_SHOULDER] = [0.4, 0.5]
     clip[:, layout.NECK] = [0.5, 0.5]
@@ -36,12 +47,14 @@ def generated_clip(rng, frames):
 
 
 def generated_sign_data(rng, classes=4, per_class=6, signers=None, frames=(8, 20)):
-    """GENERATED clips whose class is visible in the right hand's offset, so a model can learn them."""
+    """GENERATED clips whose class shows in where the right wrist is and in how far the right thumb sticks
+    out: both survive normalization (hands are normalized by their own box), so a model can learn them."""
     clips, labels, signer_names = [], [], []
     for label in range(classes):
         for i in range(per_class):
             clip = generated_clip(rng, int(rng.integers(*frames)))
-            clip[:, layout.RIGHT_HAND] += 0.05 * label
+            clip[:, layout.RIGHT_WRIST] += 0.05 * label
+            clip[:, layout.index("thumbTip_right")] += 0.1 * label
             clips.append(clip)
             labels.append(f"sign{label}")
             signer_names.append(f"signer{i % signers}" if signers else "")

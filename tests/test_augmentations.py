@@ -43,12 +43,27 @@ def test_mirror_swaps_sides_and_flips_x(clip):
     np.testing.assert_allclose(aug.mirror(out), clip, atol=1e-6)
 
 
+def test_time_stretch_changes_length_and_keeps_the_trajectory(clip):
+    lengths = set()
+    for seed in range(20):
+        out = aug.time_stretch(clip, np.random.default_rng(seed))
+        lengths.add(len(out))
+        assert len(clip) * 0.5 - 1 <= len(out) <= len(clip) * 2 + 1
+        np.testing.assert_allclose(out[0], clip[0])
+        np.testing.assert_allclose(out[-1], clip[-1], atol=1e-6)
+    assert len(lengths) > 5
+    ramp = np.linspace(0, 1, 10, dtype=np.float32)[:, None, None] * np.ones((1, 54, 2), np.float32)
+    stretched = aug.time_stretch(ramp, np.random.default_rng(3))
+    np.testing.assert_allclose(np.diff(stretched[:, 0, 0]), 1 / (len(stretched) - 1), atol=1e-6)
+
+
 def test_augment_draws_nothing_at_probability_zero_and_is_seeded(clip):
-    assert aug.Augment(0.0, 0.0, 0.0, 0.001)(clip, np.random.default_rng(0)) is clip
-    always = aug.Augment(1.0, 1.0, 0.0, 0.001)
+    assert aug.Augment(0.0, 0.0, 0.0, 0.001, 0.0)(clip, np.random.default_rng(0)) is clip
+    always = aug.Augment(1.0, 1.0, 0.0, 0.001, 1.0)
     first = always(clip, np.random.default_rng(7))
     np.testing.assert_array_equal(first, always(clip, np.random.default_rng(7)))
-    assert not np.allclose(first, always(clip, np.random.default_rng(8)))
+    other = always(clip, np.random.default_rng(8))
+    assert first.shape != other.shape or not np.allclose(first, other)
 
 
 def test_gaussian_noise_has_requested_spread(clip):

@@ -9,10 +9,8 @@ import evaluate
 from datasets import layout
 from models import build_model
 from training.checkpoint import save_checkpoint
-from tests.conftest import generated_clip
+from tests.conftest import TINY_MODEL_CONFIG, generated_clip
 
-CONFIG = dict(classification_model=False, num_classes=3, vector_length=8, normalize_embeddings=False,
-              hidden_dim=24, heads=2, encoder_layers=1, decoder_layers=1, feedforward_dim=32, dropout=0.0)
 
 
 def write_generated_npz(path, clips):
@@ -53,7 +51,7 @@ def checkpoint(tmp_path_factory):
     """An untrained tiny model saved as train.py saves one."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "best.pt"
-    save_checkpoint(path, config=CONFIG, model=build_model(CONFIG).state_dict(), class_names=["a", "b", "c"])
+    save_checkpoint(path, config=TINY_MODEL_CONFIG, model=build_model(TINY_MODEL_CONFIG).state_dict(), class_names=["a", "b", "c"])
     return path
 
 

@@ -9,10 +9,8 @@ from datasets.clip_dataset import ClipDataset
 from models import build_model
 from utils import plots
 from utils.run_files import append_metrics
-from tests.conftest import generated_sign_data
+from tests.conftest import TINY_MODEL_CONFIG, generated_sign_data
 
-CONFIG = dict(classification_model=False, num_classes=4, vector_length=8, normalize_embeddings=False,
-              hidden_dim=24, heads=2, encoder_layers=1, decoder_layers=1, feedforward_dim=32, dropout=0.0)
 RECORDS = [
     {"epoch": 1, "train_loss": 0.9, "silhouette_train": 0.1, "silhouette_val": 0.05, "val_top1": 0.2,
      "valid_triplets": 100, "used_triplets": 90, "pct_used": 90.0, "lr": 1e-3},
@@ -71,7 +69,7 @@ def test_run_figures_writes_the_scatter_and_curves_for_train_py(tmp_path):
     torch.manual_seed(0)
     for record in RECORDS:
         append_metrics(tmp_path / "metrics.jsonl", record)
-    figures = plots.run_figures(build_model(CONFIG), dataset(0, 2), dataset(1, 3), "cpu", tmp_path, max_points=20)
+    figures = plots.run_figures(build_model(TINY_MODEL_CONFIG), dataset(0, 2), dataset(1, 3), "cpu", tmp_path, max_points=20)
     assert set(figures) == {"embeddings t-SNE", "training curves"}
     assert (tmp_path / "embeddings_t-SNE.html").exists() and (tmp_path / "training_curves.html").exists()
     scatter = figures["embeddings t-SNE"]

@@ -1,6 +1,5 @@
 """Readers of what users already have, mapped into the 54-point layout: pose-format ``.pose`` files (real
 fixtures), MP_Data folders and landmark files (built from real MediaPipe keypoints of ../shared/data/signs)."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +10,12 @@ from datasets.landmarks import read_landmark_clip, write_landmarks
 from datasets.mp_data import read_sequence
 from datasets.pose_file import read_pose_clip
 from datasets.sign_data import DataError
+from tests.conftest import SHARED_DATA
 
 pose_format = pytest.importorskip("pose_format", reason="pip install -r requirements-preprocess.txt")
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-FIXTURES = DATA / "pose-fixtures"
-KSL = DATA / "signs" / "ksl.npz"
+FIXTURES = SHARED_DATA / "pose-fixtures"
+KSL = SHARED_DATA / "signs" / "ksl.npz"
 
 
 def load_pose(path):

@@ -15,14 +15,14 @@ from datasets import layout, read_signs
 from datasets.landmarks import read_landmark_clip, write_landmarks
 from datasets.sign_data import DataError
 from preprocessing.create import SplitOptions, create
-from preprocessing.extract import Task, extract_video, pending, plan
+from preprocessing.extract import extract_video, pending, plan
 from preprocessing.labels import folder_labeller, lsa64_labeller, parse_lsa64_name, read_sign_names, wlasl_labeller
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-DATA = REPOSITORY.parent / "shared" / "data"
-WLASL_META = DATA / "meta" / "wlasl100_splits.json"
-VIDEOS = DATA / "videos" / "wlasl"
-ASL = DATA / "signs" / "asl.npz"
+from tests.conftest import ASL_NPZ as ASL
+from tests.conftest import REPOSITORY, SHARED_DATA
+
+WLASL_META = SHARED_DATA / "meta" / "wlasl100_splits.json"
+VIDEOS = SHARED_DATA / "videos" / "wlasl"
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,9 @@ def test_lsa64_names_on_generated_file_names():
 
 
 def test_lsa64_sign_names_from_the_real_table():
-    names = read_sign_names(DATA / "meta" / "lsa64_signs.md")
+    names = read_sign_names(SHARED_DATA / "meta" / "lsa64_signs.md")
     assert names[1] == "Opaque" and len(names) == 64
-    labeller = lsa64_labeller(DATA / "meta" / "lsa64_signs.md")
+    labeller = lsa64_labeller(SHARED_DATA / "meta" / "lsa64_signs.md")
     label = labeller.label(Path("/x"), Path("/x/002_007_001.npz"))
     assert (label.gloss, label.signer) == ("Red", "007")
     assert labeller.classes[:2] == ["Opaque", "Red"]

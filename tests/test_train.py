@@ -96,10 +96,22 @@ def test_command_line_reports_bad_data_without_a_traceback(tmp_path):
 
 def test_train_sh_flags_are_all_accepted():
     script = (REPOSITORY / "train.sh").read_text()
-    flags = script.split("train.py", 1)[1].split('"$@"')[0].replace("\\\n", " ")
+    flags = script.split("exec python train.py", 1)[1].split('"$@"')[0].replace("\\\n", " ")
     words = shlex.split(flags, comments=True)
     args = train.get_args_parser().parse_args(words)
     assert args.optimizer == "SGD" and args.lr == 0.001 and args.batch_size == 32 and args.vector_length == 32
     assert args.triplet_loss_margin == 1 and args.dropout == 0.2 and args.augmentations_prob == 0.75
     assert args.hard_triplet_mining == "in_batch" and args.filter_easy_triplets
     assert args.hard_mining_pre_batch_multipler == 16 and args.hard_mining_pre_batch_mining_count == 5
+    assert not args.normalize_embeddings and not args.norm_first and args.feedforward_dim == 2048
+    assert args.mirror_prob == 0 and args.time_stretch_prob == 0 and args.clips_per_class == 0
+
+
+def test_undefined_validation_silhouette_still_leaves_a_best_checkpoint(tmp_path):
+    data = generated_sign_data(np.random.default_rng(0), classes=3, per_class=6)
+    write_spoter_csv(data, tmp_path / "train.csv")
+    write_spoter_csv(data.subset([0, 6, 12]), tmp_path / "val.csv")  # one clip per class: silhouette undefined
+    folder = _run(tmp_path, "--training_set_path", str(tmp_path / "train.csv"), "--validation_set_path",
+                  str(tmp_path / "val.csv"), "--batch_size", "6", name="one_per_class")
+    assert np.isnan(read_metrics(folder / "metrics.jsonl")[-1]["silhouette_val"])
+    assert torch.load(folder / "best.pt", weights_only=True)["epoch"] == 2
