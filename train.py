@@ -73,7 +73,7 @@ def get_args_parser():
     data.add_argument("--exclude_labels", type=comma_list, default=["_idle"], help="comma-separated labels to drop")
     data.add_argument("--min_clips_per_class", type=int, default=0,
                       help="drop training classes with fewer clips (2 makes every class usable for triplets)")
-    data.add_argument("--clips_per_class", type=int, default=4,
+    data.add_argument("--clips_per_class", type=int, default=0,
                       help="batches hold runs of this many clips per class, spread over signers; 0: plain shuffle "
                            "(published)")
     data.add_argument("--cache_dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
@@ -82,45 +82,45 @@ def get_args_parser():
     model.add_argument("--classification_model", action="store_true", help="train the SPOTER classifier instead")
     model.add_argument("--num_classes", type=int, default=None, help="classifier outputs; default: classes in the data")
     model.add_argument("--vector_length", type=int, default=32, help="embedding size")
-    model.add_argument("--normalize_embeddings", action=argparse.BooleanOptionalAction, default=True,
+    model.add_argument("--normalize_embeddings", action=argparse.BooleanOptionalAction, default=False,
                        help="L2-normalize embeddings")
     model.add_argument("--hidden_dim", type=int, default=108, help="transformer width")
     model.add_argument("--heads", type=int, default=9, help="attention heads")
     model.add_argument("--encoder_layers", type=int, default=6)
     model.add_argument("--decoder_layers", type=int, default=6)
-    model.add_argument("--feedforward_dim", type=int, default=512, help="feed-forward width (SPOTER: 2048)")
-    model.add_argument("--dropout", type=float, default=0.0)
-    model.add_argument("--norm_first", action=argparse.BooleanOptionalAction, default=True,
+    model.add_argument("--feedforward_dim", type=int, default=2048, help="feed-forward width")
+    model.add_argument("--dropout", type=float, default=0.2)
+    model.add_argument("--norm_first", action=argparse.BooleanOptionalAction, default=False,
                        help="pre-LN transformer layers (stable at higher LR); SPOTER normalizes after each block")
 
     loss = parser.add_argument_group("loss and mining")
     loss.add_argument("--hard_triplet_mining", type=none_or_str, default="in_batch", choices=[None, "in_batch"],
                       help="None: one sampled triplet per anchor; in_batch: every valid triplet of the batch")
-    loss.add_argument("--triplet_loss_margin", type=float, default=0.2)
+    loss.add_argument("--triplet_loss_margin", type=float, default=1.0)
     loss.add_argument("--filter_easy_triplets", action=argparse.BooleanOptionalAction, default=True,
                       help="average the in-batch loss over margin-violating triplets only")
-    loss.add_argument("--start_mining_hard", type=optional_int, default=1,
+    loss.add_argument("--start_mining_hard", type=optional_int, default=200,
                       help="epoch from which pre-batch hard mining is used; None: never")
     loss.add_argument("--hard_mining_pre_batch_multipler", type=int, default=16,
                       help="a pre-batch holds batch_size times this many clips")
-    loss.add_argument("--hard_mining_pre_batch_mining_count", type=int, default=1,
+    loss.add_argument("--hard_mining_pre_batch_mining_count", type=int, default=5,
                       help="passes over the batches mined from each pre-batch")
     loss.add_argument("--hard_mining_scheduler_triplets_threshold", type=float, default=0.0,
                       help="lower the mining threshold when an epoch's used triplets (percent) fall below this")
 
     optim = parser.add_argument_group("optimization")
     optim.add_argument("--batch_size", type=int, default=32)
-    optim.add_argument("--optimizer", default="ADAM", choices=["SGD", "ADAM"])
+    optim.add_argument("--optimizer", default="SGD", choices=["SGD", "ADAM"])
     optim.add_argument("--lr", type=float, default=0.001, help="learning rate")
-    optim.add_argument("--scheduler_factor", type=float, default=0.3, help="ReduceLROnPlateau factor")
-    optim.add_argument("--scheduler_patience", type=int, default=1, help="ReduceLROnPlateau patience (epochs)")
-    optim.add_argument("--scheduler_warmup", type=int, default=4, help="epochs before the LR scheduler acts")
+    optim.add_argument("--scheduler_factor", type=float, default=0.2, help="ReduceLROnPlateau factor")
+    optim.add_argument("--scheduler_patience", type=int, default=10, help="ReduceLROnPlateau patience (epochs)")
+    optim.add_argument("--scheduler_warmup", type=int, default=400, help="epochs before the LR scheduler acts")
 
     augment = parser.add_argument_group("augmentation")
-    augment.add_argument("--augmentations_prob", type=float, default=0.5,
+    augment.add_argument("--augmentations_prob", type=float, default=0.75,
                          help="probability of one geometric augmentation (and noise) per clip")
-    augment.add_argument("--mirror_prob", type=float, default=0.5, help="probability of a left/right mirror per clip")
-    augment.add_argument("--time_stretch_prob", type=float, default=1.0,
+    augment.add_argument("--mirror_prob", type=float, default=0.0, help="probability of a left/right mirror per clip")
+    augment.add_argument("--time_stretch_prob", type=float, default=0.0,
                          help="probability of resampling a clip to 0.5-2x its length, so length says nothing of the gloss")
     augment.add_argument("--gaussian_mean", type=float, default=0.0)
     augment.add_argument("--gaussian_std", type=float, default=0.001)

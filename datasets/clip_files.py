@@ -11,7 +11,6 @@ from tqdm import tqdm
 from datasets import landmarks, mp_data, pose_file
 from datasets.sign_data import DataError, SignData
 
-READER_VERSION = "clips1"
 CLIP_READERS = {
     landmarks.SUFFIX: landmarks.read_landmark_clip,
     pose_file.SUFFIX: pose_file.read_pose_clip,
