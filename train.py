@@ -41,7 +41,7 @@ def get_args_parser():
     run = parser.add_argument_group("run")
     run.add_argument("--experiment_name", default="spoter_embeddings", help="name of the run and its output folder")
     run.add_argument("--seed", type=int, default=379, help="seed of every random choice; a CPU run is repeatable")
-    run.add_argument("--epochs", type=int, default=10, help="number of epochs")
+    run.add_argument("--epochs", type=int, default=5, help="number of epochs")
     run.add_argument("--epoch_iters", type=int, default=-1, help="cap on optimizer steps per epoch; -1: whole data")
     run.add_argument("--save_checkpoints_every", type=int, default=-1,
                      help="also keep checkpoint_epoch_<N>.pt every N epochs; -1: never")
@@ -86,17 +86,17 @@ def get_args_parser():
                        help="L2-normalize embeddings")
     model.add_argument("--hidden_dim", type=int, default=108, help="transformer width")
     model.add_argument("--heads", type=int, default=9, help="attention heads")
-    model.add_argument("--encoder_layers", type=int, default=6)
-    model.add_argument("--decoder_layers", type=int, default=6)
+    model.add_argument("--encoder_layers", type=int, default=6, help="transformer encoder layers")
+    model.add_argument("--decoder_layers", type=int, default=6, help="decoder layers (cross-attention only)")
     model.add_argument("--feedforward_dim", type=int, default=2048, help="feed-forward width")
-    model.add_argument("--dropout", type=float, default=0.2)
+    model.add_argument("--dropout", type=float, default=0.2, help="dropout in every transformer layer")
     model.add_argument("--norm_first", action=argparse.BooleanOptionalAction, default=False,
                        help="pre-LN transformer layers (stable at higher LR); SPOTER normalizes after each block")
 
     loss = parser.add_argument_group("loss and mining")
     loss.add_argument("--hard_triplet_mining", type=none_or_str, default="in_batch", choices=[None, "in_batch"],
                       help="None: one sampled triplet per anchor; in_batch: every valid triplet of the batch")
-    loss.add_argument("--triplet_loss_margin", type=float, default=1.0)
+    loss.add_argument("--triplet_loss_margin", type=float, default=1.0, help="triplet loss margin")
     loss.add_argument("--filter_easy_triplets", action=argparse.BooleanOptionalAction, default=True,
                       help="average the in-batch loss over margin-violating triplets only")
     loss.add_argument("--start_mining_hard", type=optional_int, default=200,
@@ -109,8 +109,8 @@ def get_args_parser():
                       help="lower the mining threshold when an epoch's used triplets (percent) fall below this")
 
     optim = parser.add_argument_group("optimization")
-    optim.add_argument("--batch_size", type=int, default=32)
-    optim.add_argument("--optimizer", default="SGD", choices=["SGD", "ADAM"])
+    optim.add_argument("--batch_size", type=int, default=32, help="clips per optimizer step")
+    optim.add_argument("--optimizer", default="SGD", choices=["SGD", "ADAM"], help="optimizer")
     optim.add_argument("--lr", type=float, default=0.001, help="learning rate")
     optim.add_argument("--scheduler_factor", type=float, default=0.2, help="ReduceLROnPlateau factor")
     optim.add_argument("--scheduler_patience", type=int, default=10, help="ReduceLROnPlateau patience (epochs)")
@@ -122,8 +122,8 @@ def get_args_parser():
     augment.add_argument("--mirror_prob", type=float, default=0.0, help="probability of a left/right mirror per clip")
     augment.add_argument("--time_stretch_prob", type=float, default=0.0,
                          help="probability of resampling a clip to 0.5-2x its length, so length says nothing of the gloss")
-    augment.add_argument("--gaussian_mean", type=float, default=0.0)
-    augment.add_argument("--gaussian_std", type=float, default=0.001)
+    augment.add_argument("--gaussian_mean", type=float, default=0.0, help="mean of the coordinate noise")
+    augment.add_argument("--gaussian_std", type=float, default=0.001, help="spread of the coordinate noise")
     return parser
 
 

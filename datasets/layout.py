@@ -38,6 +38,7 @@ def index(name):
 NECK = index("neck")
 NOSE = index("nose")
 LEFT_SHOULDER, RIGHT_SHOULDER = index("leftShoulder"), index("rightShoulder")
+LEFT_EYE, RIGHT_EYE = index("leftEye"), index("rightEye")
 LEFT_ELBOW, RIGHT_ELBOW = index("leftElbow"), index("rightElbow")
 LEFT_WRIST, RIGHT_WRIST = index("leftWrist"), index("rightWrist")
 
