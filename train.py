@@ -179,6 +179,68 @@ def main(args):
     tracker.close()
 
 
+def epoch_loader(args, train_set, signers, epoch, mining_scheduler):
+    """This epoch's batches, and the pre-batch mining that regroups them once mining has started."""
+    mining = None
+    batch_size = args.batch_size
+    if args.start_mining_hard is not None and epoch >= args.start_mining_hard:
+        mining = PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count, mining_scheduler, args.seed)
+        batch_size *= args.hard_mining_pre_batch_multipler
+    order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, signers)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=batch_size, sampler=order.tolist(), collate_fn=collate,
+        num_workers=args.num_workers, drop_last=mining is None and len(order) > batch_size,
+    )
+    return loader, mining
+
+
+def reference_subset(args, data, class_ids):
+    """The training clips embedded each epoch for the train silhouette and as nearest-class references."""
+    references = np.arange(len(data))
+    if 0 < args.eval_max_clips < len(data):
+        references = np.sort(np.random.default_rng(args.seed).permutation(references)[: args.eval_max_clips])
+    return ClipDataset(data.subset(references), class_ids[references])
+
+
+def update_best(value, best, key):
+    """``(whether this epoch becomes best.pt, the best value so far)``; while the metric is undefined (NaN),
+    best.pt follows the latest epoch."""
+    if math.isnan(value):
+        log.warning("%s is undefined (e.g. one clip per validation class): best.pt follows the latest epoch", key)
+        return True, best
+    return value > best, max(value, best)
+
+
+def save_epoch_checkpoints(folder, args, state, epoch, new_best):
+    if new_best:
+        save_checkpoint(folder / "best.pt", **state)
+    if args.save_checkpoints_every > 0 and epoch % args.save_checkpoints_every == 0:
+        save_checkpoint(folder / f"checkpoint_epoch_{epoch}.pt", **state)
+    save_checkpoint(folder / "last.pt", **state)
+
+
+def restore(folder, device, model, optimizer, scheduler, mining_scheduler):
+    """Load last.pt into the training objects; returns the next epoch and the best metric so far."""
+    state = load_checkpoint(folder / "last.pt", map_location=device)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    mining_scheduler.load_state_dict(state["mining_scheduler"])
+    truncate_metrics(folder / "metrics.jsonl", state["epoch"])
+    log.info("resuming %s after epoch %d", folder, state["epoch"])
+    return state["epoch"] + 1, state["best_metric"]
+
+
+def finish(folder, device, tracker, eval_train_set, validation_set, seed):
+    """Hand the run's files and the best model's plots to the tracker."""
+    tracker.log_artifact("metrics", folder / "metrics.jsonl")
+    if (folder / "best.pt").exists():
+        tracker.log_model(folder / "best.pt", "best")
+        best_model, _ = load_model(folder / "best.pt", device)
+        for title, figure in run_figures(best_model, eval_train_set, validation_set, device, folder, seed).items():
+            tracker.log_figure(title, figure)
+
+
 def train(args, device, folder, tracker):
     data_folder = None
     if args.dataset_loader == "clearml":
@@ -194,10 +256,7 @@ def train(args, device, folder, tracker):
     write_json(folder / "args.json", vars(args))
 
     train_set = ClipDataset(data.train, data.class_ids(data.train.labels), build_augmentations(args), args.seed)
-    references = np.arange(len(data.train))
-    if 0 < args.eval_max_clips < len(data.train):
-        references = np.sort(np.random.default_rng(args.seed).permutation(references)[: args.eval_max_clips])
-    eval_train_set = ClipDataset(data.train.subset(references), train_set.class_ids[references])
+    eval_train_set = reference_subset(args, data.train, train_set.class_ids)
     validation_set = ClipDataset(data.validation, data.class_ids(data.validation.labels))
 
     model = build_model(model_config(args)).to(device)
@@ -209,30 +268,14 @@ def train(args, device, folder, tracker):
     criterion = build_criterion(args)
     start_epoch, best = 1, float("-inf")
     if args.resume:
-        state = load_checkpoint(folder / "last.pt", map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        mining_scheduler.load_state_dict(state["mining_scheduler"])
-        start_epoch, best = state["epoch"] + 1, state["best_metric"]
-        truncate_metrics(folder / "metrics.jsonl", state["epoch"])
-        log.info("resuming %s after epoch %d", folder, state["epoch"])
+        start_epoch, best = restore(folder, device, model, optimizer, scheduler, mining_scheduler)
     best_key = "val_accuracy" if args.classification_model else "silhouette_val"
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         set_seed(args.seed + epoch)
         train_set.set_epoch(epoch)
-        mining = None
-        batch_size = args.batch_size
-        if args.start_mining_hard is not None and epoch >= args.start_mining_hard:
-            mining = PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count, mining_scheduler, args.seed)
-            batch_size *= args.hard_mining_pre_batch_multipler
-        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, data.train.signers)
-        loader = torch.utils.data.DataLoader(
-            train_set, batch_size=batch_size, sampler=order.tolist(), collate_fn=collate,
-            num_workers=args.num_workers, drop_last=mining is None and len(order) > batch_size,
-        )
+        loader, mining = epoch_loader(args, train_set, data.train.signers, epoch, mining_scheduler)
         timer = SectionTimer(device)
         record = {"epoch": epoch}
         record.update(train_one_epoch(model, loader, optimizer, criterion, device, epoch, args.epoch_iters,
@@ -250,26 +293,11 @@ def train(args, device, folder, tracker):
         append_metrics(folder / "metrics.jsonl", record)
         tracker.log_metrics(epoch, record)
 
-        improved = record[best_key] > best
-        if improved:
-            best = record[best_key]
-        elif math.isnan(record[best_key]):
-            log.warning("%s is undefined (e.g. one clip per validation class): best.pt follows the latest epoch",
-                        best_key)
-            improved = True
+        new_best, best = update_best(record[best_key], best, best_key)
         state = training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, data.class_names)
-        if improved:
-            save_checkpoint(folder / "best.pt", **state)
-        if args.save_checkpoints_every > 0 and epoch % args.save_checkpoints_every == 0:
-            save_checkpoint(folder / f"checkpoint_epoch_{epoch}.pt", **state)
-        save_checkpoint(folder / "last.pt", **state)
+        save_epoch_checkpoints(folder, args, state, epoch, new_best)
     log.info("best %s %.4f; checkpoints in %s", best_key, best, folder)
-    tracker.log_artifact("metrics", folder / "metrics.jsonl")
-    if (folder / "best.pt").exists():
-        tracker.log_model(folder / "best.pt", "best")
-        best_model, _ = load_model(folder / "best.pt", device)
-        for title, figure in run_figures(best_model, eval_train_set, validation_set, device, folder, args.seed).items():
-            tracker.log_figure(title, figure)
+    finish(folder, device, tracker, eval_train_set, validation_set, args.seed)
 
 
 if __name__ == "__main__":
