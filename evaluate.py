@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import filter_signs, read_signs
+from datasets import filter_signs, label_ids, read_signs
 from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection, signer_or_stratified_split
 from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
 from training.checkpoint import load_model
 from training.engine import embed
-from training.metrics import mean_average_precision, nearest_class_accuracy, per_class_accuracy, silhouette
+from training.metrics import mean_average_precision, nearest_class_accuracy, nearest_class_scores, silhouette
 from utils.cli import comma_list
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
@@ -197,8 +197,7 @@ def k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed):
 
 def score(reference, reference_ids, query, query_ids, names, k_shots, seed):
     """Every figure of one method on one set, from its embeddings and integer class ids."""
-    accuracy = nearest_class_accuracy(query, query_ids, reference, reference_ids)
-    per_class = per_class_accuracy(query, query_ids, reference, reference_ids)
+    accuracy, per_class = nearest_class_scores(query, query_ids, reference, reference_ids)
     return {
         **accuracy,
         "mAP": mean_average_precision(query, query_ids, reference, reference_ids),
@@ -224,9 +223,7 @@ def describe(evaluation, reference_ids, query_ids):
 def evaluate_set(evaluation, embedders, args, device):
     reference_keys, query_keys = class_keys(evaluation.reference, evaluation.query)
     names = sorted(set(reference_keys) | set(query_keys))
-    index = {name: i for i, name in enumerate(names)}
-    reference_ids = np.array([index[key] for key in reference_keys], dtype=np.int64)
-    query_ids = np.array([index[key] for key in query_keys], dtype=np.int64)
+    reference_ids, query_ids = label_ids(reference_keys, names), label_ids(query_keys, names)
     if not np.isin(query_ids, reference_ids).any():
         raise DataError(f"{evaluation.name}: no query clip has a class among the references; nothing to score")
     datasets = [ClipDataset(evaluation.reference, reference_ids), ClipDataset(evaluation.query, query_ids)]

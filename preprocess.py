@@ -13,6 +13,7 @@ import numpy as np
 
 from datasets import filter_signs, read_signs
 from datasets.sign_data import DataError
+from datasets.splits import k_shot_selection
 from datasets.spoter_csv import write_spoter_csv
 from preprocessing import extract as extraction
 from preprocessing.create import SplitOptions, create
@@ -31,12 +32,8 @@ def positive_int(value):
 
 def cap_per_class(data, max_per_class, seed):
     """At most ``max_per_class`` clips of each (signer, label), chosen at random with ``seed``."""
-    rng = np.random.default_rng(seed)
     groups = data.labels if data.signers is None else np.char.add(np.char.add(data.signers, "\0"), data.labels)
-    keep = [
-        rng.permutation(np.flatnonzero(groups == group))[:max_per_class] for group in np.unique(groups)
-    ]
-    return data.subset(np.sort(np.concatenate(keep)))
+    return data.subset(k_shot_selection(groups, max_per_class, seed))
 
 
 def convert(args):

@@ -87,6 +87,12 @@ def class_names(labels):
     return sorted(unique)
 
 
+def label_ids(labels, names):
+    """Each label's position in ``names``, as int64 class ids."""
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[label] for label in labels], dtype=np.int64)
+
+
 @dataclass
 class TrainingData:
     train: SignData
@@ -94,8 +100,7 @@ class TrainingData:
     class_names: list
 
     def class_ids(self, labels):
-        index = {name: i for i, name in enumerate(self.class_names)}
-        return np.array([index[label] for label in labels], dtype=np.int64)
+        return label_ids(labels, self.class_names)
 
 
 def _split(data, args):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import class_names
+from datasets import class_names, label_ids
 from datasets.clip_files import clip_id, find_clips, read_clips
 from datasets.sign_data import DataError, SignData
 from datasets.splits import signer_or_stratified_split
@@ -106,8 +106,7 @@ def official_splits(split_names):
 
 def with_class_ids(data, classes):
     """The data with each gloss replaced by its class id (its position in ``classes``) as text."""
-    index = {gloss: i for i, gloss in enumerate(classes)}
-    return replace(data, labels=np.array([str(index[gloss]) for gloss in data.labels]))
+    return replace(data, labels=label_ids(data.labels, classes).astype(str))
 
 
 def write_splits(data, splits, classes, output_dir, name, decimals=5):

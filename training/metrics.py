@@ -56,20 +56,28 @@ def nearest_class_hits(query, query_labels, reference, reference_labels, k):
     return ranked == np.asarray(query_labels)[known, None]
 
 
-def nearest_class_accuracy(query, query_labels, reference, reference_labels, ks=(1, 5)):
-    """Top-k accuracy of nearest-class ranking, as spoter-embeddings reports it: a hit when the true class
-    is among the first k distinct classes, classes ordered by their nearest reference clip."""
+def nearest_class_scores(query, query_labels, reference, reference_labels, ks=(1, 5)):
+    """Top-k accuracies and per-class top-1 from one ranking: ``({"top1": ..., "top5": ...}, {class: acc})``.
+
+    A hit is the true class among the first k distinct classes, classes ordered by their nearest reference
+    clip, as spoter-embeddings reports it; per-class figures cover query classes found among the references."""
+    labels = np.asarray(query_labels)[known_queries(query_labels, reference_labels)]
     hits = nearest_class_hits(query, query_labels, reference, reference_labels, max(ks))
     if not len(hits):
-        return {f"top{k}": float("nan") for k in ks}
-    return {f"top{k}": float(hits[:, :k].any(axis=1).mean()) for k in ks}
+        return {f"top{k}": float("nan") for k in ks}, {}
+    accuracy = {f"top{k}": float(hits[:, :k].any(axis=1).mean()) for k in ks}
+    per_class = {label.item(): float(hits[labels == label, 0].mean()) for label in np.unique(labels)}
+    return accuracy, per_class
+
+
+def nearest_class_accuracy(query, query_labels, reference, reference_labels, ks=(1, 5)):
+    """Top-k accuracy of nearest-class ranking (see :func:`nearest_class_scores`)."""
+    return nearest_class_scores(query, query_labels, reference, reference_labels, ks)[0]
 
 
 def per_class_accuracy(query, query_labels, reference, reference_labels):
     """Top-1 nearest-class accuracy of each query class that occurs among the references: ``{class: acc}``."""
-    labels = np.asarray(query_labels)[known_queries(query_labels, reference_labels)]
-    top1 = nearest_class_hits(query, query_labels, reference, reference_labels, 1)[:, 0]
-    return {label.item(): float(top1[labels == label].mean()) for label in np.unique(labels)}
+    return nearest_class_scores(query, query_labels, reference, reference_labels, ks=(1,))[1]
 
 
 def mean_average_precision(query, query_labels, reference, reference_labels):
