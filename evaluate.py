@@ -34,8 +34,8 @@ from datasets.splits import k_shot_selection, signer_or_stratified_split
 from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
 from training.checkpoint import load_model
 from training.engine import embed
-from training.metrics import mean_average_precision, nearest_class_accuracy, nearest_class_scores, silhouette
-from utils.cli import comma_list
+from training.metrics import nearest_class_accuracy, retrieval_scores, silhouette
+from utils.cli import comma_list, fold_spec, int_list
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
 from utils.run_files import write_json
@@ -43,13 +43,6 @@ from utils.run_files import write_json
 log = logging.getLogger("evaluate")
 
 K_SHOT_DRAWS = 10
-
-
-def int_list(value):
-    try:
-        return [int(item) for item in comma_list(value)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
 
 
 def get_args_parser():
@@ -78,6 +71,9 @@ def get_args_parser():
     data.add_argument("--held-out-signers", type=float, default=0.2,
                       help="signers held out as queries: a count (>= 1) or a fraction (< 1) (default %(default)s, "
                            "as train.py --validation_signers)")
+    data.add_argument("--held-out-fold", type=fold_spec, default=None, metavar="K/N",
+                      help="hold out fold K of N seeded signer folds as queries instead of --held-out-signers "
+                           "(as train.py --validation_fold)")
     data.add_argument("--query-fraction", type=float, default=0.2,
                       help="share of each class used as queries when signers are unknown or one (default %(default)s)")
     data.add_argument("--k-shot", type=int_list, default=[1, 2, 5],
@@ -146,7 +142,7 @@ def split_set(name, data, args):
     if not len(data):
         raise DataError(f"{data.source}: no clips left after filtering ({name})")
     kept, held_out, by_signer = signer_or_stratified_split(
-        data.labels, data.signers, args.held_out_signers, args.query_fraction, args.seed
+        data.labels, data.signers, args.held_out_signers, args.query_fraction, args.seed, args.held_out_fold
     )
     reference, query = keep_widespread_glosses(data, [data.subset(kept), data.subset(held_out)], args.min_signers)
     protocol = {
@@ -197,15 +193,13 @@ def k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed):
 
 def score(reference, reference_ids, query, query_ids, names, k_shots, seed):
     """Every figure of one method on one set, from its embeddings and integer class ids."""
-    accuracy, per_class = nearest_class_scores(query, query_ids, reference, reference_ids)
+    figures = retrieval_scores(query, query_ids, reference, reference_ids)
     return {
-        **accuracy,
-        "mAP": mean_average_precision(query, query_ids, reference, reference_ids),
-        "class_accuracy": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
+        **figures,
         "silhouette": silhouette(np.concatenate([reference, query]), np.concatenate([reference_ids, query_ids])),
         "silhouette_query": silhouette(query, query_ids),
         "k_shot": {str(k): k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed) for k in k_shots},
-        "per_class_top1": {names[label]: value for label, value in per_class.items()},
+        "per_class_top1": {names[label]: value for label, value in figures["per_class_top1"].items()},
     }
 
 

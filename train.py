@@ -1,7 +1,8 @@
 """Train a SPOTER embedding model (or the SPOTER classifier) on sign keypoints.
 
-    python train.py                      # the bundled MIT-licensed ASL data, a few minutes on a CPU
-    bash train.sh                        # the published spoter-embeddings hyperparameters
+    python train.py                      # the recommended recipe on the bundled MIT-licensed ASL data
+    bash train.sh                        # the published spoter-embeddings recipe (recipes/published.txt)
+    python train.py @recipes/published.txt ...   # the same recipe with any other flags
 
 Outputs go to out-checkpoints/<experiment_name>/: best.pt, last.pt, checkpoint_epoch_<N>.pt,
 metrics.jsonl, class_names.json and args.json.
@@ -11,6 +12,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +22,13 @@ from augmentations import build_augmentations
 from datasets import build_dataset
 from datasets.clip_dataset import ClipDataset, collate, epoch_order
 from datasets.sign_data import DataError
-from models import build_model, model_config
+from models import ModelConfig, build_model
 from training.checkpoint import load_checkpoint, load_model, save_checkpoint
 from training.engine import PreBatchMining, SectionTimer, evaluate, train_one_epoch
+from training.schedule import warmup_cosine
 from training.losses import build_criterion
 from training.mining import MiningScheduler
-from utils.cli import comma_list, none_or_str, optional_int
+from utils.cli import comma_list, fold_spec, none_or_str, optional_int
 from utils.plots import run_figures
 from utils.reproducibility import resolve_device, set_seed
 from utils.run_files import append_metrics, truncate_metrics, write_json
@@ -34,14 +37,26 @@ from utils.trackers import build_tracker
 log = logging.getLogger("train")
 
 
+def add_model_flags(group):
+    """One flag per :class:`models.ModelConfig` field, with its name, default and help: settings live there."""
+    for setting in fields(ModelConfig):
+        help = setting.metadata["help"]
+        if setting.type is bool:
+            group.add_argument(f"--{setting.name}", action=argparse.BooleanOptionalAction, default=setting.default,
+                               help=help)
+        else:
+            kind = float if setting.type is float else int
+            group.add_argument(f"--{setting.name}", type=kind, default=setting.default, help=help)
+
+
 def get_args_parser():
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter, fromfile_prefix_chars="@"
     )
     run = parser.add_argument_group("run")
     run.add_argument("--experiment_name", default="spoter_embeddings", help="name of the run and its output folder")
     run.add_argument("--seed", type=int, default=379, help="seed of every random choice; a CPU run is repeatable")
-    run.add_argument("--epochs", type=int, default=5, help="number of epochs")
+    run.add_argument("--epochs", type=int, default=10, help="number of epochs")
     run.add_argument("--epoch_iters", type=int, default=-1, help="cap on optimizer steps per epoch; -1: whole data")
     run.add_argument("--save_checkpoints_every", type=int, default=-1,
                      help="also keep checkpoint_epoch_<N>.pt every N epochs; -1: never")
@@ -54,8 +69,9 @@ def get_args_parser():
     run.add_argument("--overwrite", action="store_true", help="replace the files of an existing experiment folder")
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     run.add_argument("--num_workers", type=int, default=0, help="data loading worker processes")
-    run.add_argument("--eval_max_clips", type=int, default=3000,
-                     help="training clips embedded for the per-epoch train silhouette and as references; 0: all")
+    run.add_argument("--eval_max_clips", type=int, default=0,
+                     help="training clips embedded each epoch as nearest-class references and for the train "
+                          "silhouette; 0: all, so validation scores exactly as evaluate.py does")
     run.add_argument("--no_progress", action="store_true", help="no progress bars (logs only)")
 
     data = parser.add_argument_group("data")
@@ -68,38 +84,32 @@ def get_args_parser():
                       help="validation file; empty: split the training data (by signer when known)")
     data.add_argument("--validation_signers", type=float, default=0.2,
                       help="signers held out when splitting: a count (>= 1) or a fraction (< 1)")
+    data.add_argument("--validation_fold", type=fold_spec, default=None, metavar="K/N",
+                      help="hold out fold K of N seeded signer folds instead of --validation_signers "
+                           "(leave-signers-out cross-validation; see cross_validate.py)")
     data.add_argument("--validation_fraction", type=float, default=0.2,
                       help="share of each class held out when signers are unknown")
     data.add_argument("--exclude_labels", type=comma_list, default=["_idle"], help="comma-separated labels to drop")
     data.add_argument("--min_clips_per_class", type=int, default=0,
                       help="drop training classes with fewer clips (2 makes every class usable for triplets)")
-    data.add_argument("--clips_per_class", type=int, default=0,
-                      help="batches hold runs of this many clips per class, spread over signers; 0: plain shuffle "
-                           "(published)")
+    data.add_argument("--clips_per_class", type=int, default=4,
+                      help="batches hold runs of this many clips per class, spread over signers (P classes x K "
+                           "clips); 0: plain shuffle (published)")
     data.add_argument("--cache_dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
 
-    model = parser.add_argument_group("model")
-    model.add_argument("--classification_model", action="store_true", help="train the SPOTER classifier instead")
-    model.add_argument("--num_classes", type=int, default=None, help="classifier outputs; default: classes in the data")
-    model.add_argument("--vector_length", type=int, default=32, help="embedding size")
-    model.add_argument("--normalize_embeddings", action=argparse.BooleanOptionalAction, default=False,
-                       help="L2-normalize embeddings")
-    model.add_argument("--hidden_dim", type=int, default=108, help="transformer width")
-    model.add_argument("--heads", type=int, default=9, help="attention heads")
-    model.add_argument("--encoder_layers", type=int, default=6, help="transformer encoder layers")
-    model.add_argument("--decoder_layers", type=int, default=6, help="decoder layers (cross-attention only)")
-    model.add_argument("--feedforward_dim", type=int, default=2048, help="feed-forward width")
-    model.add_argument("--dropout", type=float, default=0.2, help="dropout in every transformer layer")
-    model.add_argument("--norm_first", action=argparse.BooleanOptionalAction, default=False,
-                       help="pre-LN transformer layers (stable at higher LR); SPOTER normalizes after each block")
+    add_model_flags(parser.add_argument_group("model"))
 
     loss = parser.add_argument_group("loss and mining")
+    loss.add_argument("--loss", default="supcon", choices=["triplet", "supcon"],
+                      help="triplet: the published triplet loss (see --hard_triplet_mining); supcon: supervised "
+                           "contrastive over every pair of the batch")
+    loss.add_argument("--temperature", type=float, default=0.1, help="supcon: softmax temperature")
     loss.add_argument("--hard_triplet_mining", type=none_or_str, default="in_batch", choices=[None, "in_batch"],
                       help="None: one sampled triplet per anchor; in_batch: every valid triplet of the batch")
     loss.add_argument("--triplet_loss_margin", type=float, default=1.0, help="triplet loss margin")
     loss.add_argument("--filter_easy_triplets", action=argparse.BooleanOptionalAction, default=True,
                       help="average the in-batch loss over margin-violating triplets only")
-    loss.add_argument("--start_mining_hard", type=optional_int, default=200,
+    loss.add_argument("--start_mining_hard", type=optional_int, default=None,
                       help="epoch from which pre-batch hard mining is used; None: never")
     loss.add_argument("--hard_mining_pre_batch_multipler", type=int, default=16,
                       help="a pre-batch holds batch_size times this many clips")
@@ -109,9 +119,14 @@ def get_args_parser():
                       help="lower the mining threshold when an epoch's used triplets (percent) fall below this")
 
     optim = parser.add_argument_group("optimization")
-    optim.add_argument("--batch_size", type=int, default=32, help="clips per optimizer step")
-    optim.add_argument("--optimizer", default="SGD", choices=["SGD", "ADAM"], help="optimizer")
-    optim.add_argument("--lr", type=float, default=0.001, help="learning rate")
+    optim.add_argument("--batch_size", type=int, default=128, help="clips per optimizer step")
+    optim.add_argument("--optimizer", default="ADAMW", choices=["SGD", "ADAM", "ADAMW"], help="optimizer")
+    optim.add_argument("--lr", type=float, default=0.001, help="(peak) learning rate")
+    optim.add_argument("--weight_decay", type=float, default=0.05, help="ADAMW: decoupled weight decay")
+    optim.add_argument("--lr_schedule", default="cosine", choices=["plateau", "cosine"],
+                       help="plateau: cut the LR when the validation metric stalls (published, see --scheduler_*); "
+                            "cosine: linear warm-up, then cosine decay to 0 over the run, per step")
+    optim.add_argument("--warmup_fraction", type=float, default=0.1, help="cosine: share of the steps spent warming up")
     optim.add_argument("--scheduler_factor", type=float, default=0.2, help="ReduceLROnPlateau factor")
     optim.add_argument("--scheduler_patience", type=int, default=10, help="ReduceLROnPlateau patience (epochs)")
     optim.add_argument("--scheduler_warmup", type=int, default=400, help="epochs before the LR scheduler acts")
@@ -119,18 +134,36 @@ def get_args_parser():
     augment = parser.add_argument_group("augmentation")
     augment.add_argument("--augmentations_prob", type=float, default=0.75,
                          help="probability of one geometric augmentation (and noise) per clip")
-    augment.add_argument("--mirror_prob", type=float, default=0.0, help="probability of a left/right mirror per clip")
-    augment.add_argument("--time_stretch_prob", type=float, default=0.0,
-                         help="probability of resampling a clip to 0.5-2x its length, so length says nothing of the gloss")
+    augment.add_argument("--mirror_prob", type=float, default=0.0,
+                         help="probability of a left/right mirror (hands swapped) per clip; --canonical_handedness "
+                              "undoes it, so it only matters without that")
+    augment.add_argument("--hand_warp_prob", type=float, default=0.5,
+                         help="probability of turning and stretching each hand about its wrist, hands independently")
+    augment.add_argument("--hand_drop_prob", type=float, default=0.5,
+                         help="probability of losing one hand over a run of up to half the frames")
+    augment.add_argument("--time_stretch_prob", type=float, default=0.5,
+                         help="probability of resampling a clip to 2/3-1.5x its length, so length says nothing of the gloss")
     augment.add_argument("--gaussian_mean", type=float, default=0.0, help="mean of the coordinate noise")
     augment.add_argument("--gaussian_std", type=float, default=0.001, help="spread of the coordinate noise")
     return parser
 
 
 def build_optimizer(args, model):
+    if args.optimizer == "ADAMW":
+        return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if args.optimizer == "ADAM":
         return torch.optim.Adam(model.parameters(), lr=args.lr)
     return torch.optim.SGD(model.parameters(), lr=args.lr)
+
+
+def build_schedulers(args, optimizer, steps_per_epoch):
+    """``(per-step scheduler or None, per-epoch plateau scheduler or None)``."""
+    if args.lr_schedule == "cosine":
+        return warmup_cosine(optimizer, args.epochs * steps_per_epoch, args.warmup_fraction), None
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=args.scheduler_factor, patience=args.scheduler_patience
+    )
+    return None, plateau
 
 
 def prepare_run_folder(args):
@@ -148,7 +181,7 @@ def prepare_run_folder(args):
 
 def training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, names):
     return dict(
-        config=model_config(args), model=model.state_dict(), class_names=list(names), epoch=epoch,
+        config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), class_names=list(names), epoch=epoch,
         best_metric=best, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
         mining_scheduler=mining_scheduler.state_dict(), args=vars(args),
     )
@@ -157,7 +190,7 @@ def training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, b
 def log_epoch(epoch, args, record):
     parts = [f"epoch {epoch}/{args.epochs}", f"loss {record['train_loss']:.4f}",
              f"silhouette train {record['silhouette_train']:.4f} val {record['silhouette_val']:.4f}",
-             f"val top1 {record['val_top1']:.3f}"]
+             f"val top1 {record['val_top1']:.3f} top5 {record['val_top5']:.3f} mAP {record['val_mAP']:.3f}"]
     if "valid_triplets" in record:
         parts.append(f"triplets {record['used_triplets']}/{record['valid_triplets']} ({record['pct_used']:.1f}%)")
     parts += [f"lr {record['lr']:.2e}", f"{record['seconds']:.1f}s"]
@@ -177,6 +210,12 @@ def main(args):
         tracker.close(failed=True)
         raise
     tracker.close()
+
+
+def steps_per_epoch(args, clips):
+    """Optimizer steps of an epoch without mining (the last partial batch is dropped)."""
+    steps = max(1, clips // args.batch_size)
+    return min(steps, args.epoch_iters) if args.epoch_iters > 0 else steps
 
 
 def epoch_loader(args, train_set, signers, epoch, mining_scheduler):
@@ -259,11 +298,10 @@ def train(args, device, folder, tracker):
     eval_train_set = reference_subset(args, data.train, train_set.class_ids)
     validation_set = ClipDataset(data.validation, data.class_ids(data.validation.labels))
 
-    model = build_model(model_config(args)).to(device)
+    model = build_model(ModelConfig.from_args(args)).to(device)
     optimizer = build_optimizer(args, model)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=args.scheduler_factor, patience=args.scheduler_patience
-    )
+    step_scheduler, plateau = build_schedulers(args, optimizer, steps_per_epoch(args, len(train_set)))
+    scheduler = step_scheduler or plateau
     mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
     criterion = build_criterion(args)
     start_epoch, best = 1, float("-inf")
@@ -279,14 +317,14 @@ def train(args, device, folder, tracker):
         timer = SectionTimer(device)
         record = {"epoch": epoch}
         record.update(train_one_epoch(model, loader, optimizer, criterion, device, epoch, args.epoch_iters,
-                                      mining, timer, progress=not args.no_progress))
+                                      mining, timer, progress=not args.no_progress, scheduler=step_scheduler))
         record.update(evaluate(model, eval_train_set, validation_set, device, args.classification_model))
         if mining:
             record["mining_threshold"] = mining_scheduler.threshold
             mining_scheduler.step(record.get("pct_used", 100.0))
         record["lr"] = optimizer.param_groups[0]["lr"]
-        if epoch >= args.scheduler_warmup:
-            scheduler.step(record[best_key])
+        if plateau is not None and epoch >= args.scheduler_warmup:
+            plateau.step(record[best_key])
         record["seconds"] = time.time() - started
         record.update({f"seconds_{name}": value for name, value in timer.seconds.items()})
         log_epoch(epoch, args, record)

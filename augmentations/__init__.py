@@ -13,7 +13,10 @@ SQUEEZE_RATIO = 0.15
 PERSPECTIVE_RATIO = 0.1
 ARM_JOINT_PROBABILITY = 0.3
 ARM_JOINT_DEGREES = 4.0
-TIME_STRETCH = (0.5, 2.0)
+TIME_STRETCH = (2 / 3, 1.5)  # covers the 20-, 24- and 30-frame sources from one another
+HAND_DROP_SPAN = 0.5  # at most this share of the frames
+HAND_WARP_DEGREES = 20.0
+HAND_WARP_STRETCH = 0.15
 
 # Which points follow a joint when it turns: the shoulder moves the elbow, wrist and hand of its side.
 _ARMS = (
@@ -100,6 +103,29 @@ def mirror(clip, rng=None):
     return out
 
 
+def warp_hands(clip, rng):
+    """Turn each hand about its wrist by up to 20 degrees and stretch it along x and y by up to 15%, each
+    hand on its own: the same handshape reaches the camera at other angles from other signers."""
+    out = clip.copy()
+    for hand in (layout.LEFT_HAND, layout.RIGHT_HAND):
+        wrist = out[:, hand.start:hand.start + 1]
+        stretch = rng.uniform(1 - HAND_WARP_STRETCH, 1 + HAND_WARP_STRETCH, size=2).astype(np.float32)
+        turned = _rotate_about(out[:, hand], wrist, rng.uniform(-HAND_WARP_DEGREES, HAND_WARP_DEGREES))
+        out[:, hand] = (turned - wrist) * stretch + wrist
+    return out
+
+
+def drop_hand(clip, rng, max_span=HAND_DROP_SPAN):
+    """One hand, chosen at random, goes undetected (NaN) over a random run of up to ``max_span`` of the
+    frames, as MediaPipe loses hands in fast motion: the model must not need both hands in every frame."""
+    frames = len(clip)
+    span = rng.integers(1, max(1, int(frames * max_span)) + 1)
+    start = rng.integers(0, frames - span + 1)
+    out = clip.copy()
+    out[start:start + span, (layout.LEFT_HAND, layout.RIGHT_HAND)[rng.integers(2)]] = np.nan
+    return out
+
+
 def gaussian_noise(clip, rng, mean=0.0, std=0.001):
     return clip + rng.normal(mean, std, size=clip.shape).astype(clip.dtype)
 
@@ -109,10 +135,14 @@ GEOMETRIC = (rotate, squeeze, perspective, rotate_arm_joints)
 
 class Augment:
     """With probability ``prob``: one geometric augmentation drawn at random, then Gaussian noise.
-    Independently, a mirror with probability ``mirror_prob`` and a time stretch with ``time_stretch_prob``."""
+    Independently, a mirror with probability ``mirror_prob``, a time stretch with ``time_stretch_prob`` and a
+    dropped hand with ``hand_drop_prob`` and warped hands with ``hand_warp_prob``."""
 
-    def __init__(self, prob, mirror_prob, gaussian_mean, gaussian_std, time_stretch_prob=0.0):
+    def __init__(self, prob, mirror_prob, gaussian_mean, gaussian_std, time_stretch_prob=0.0, hand_drop_prob=0.0,
+                 hand_warp_prob=0.0):
         self.prob = prob
+        self.hand_drop_prob = hand_drop_prob
+        self.hand_warp_prob = hand_warp_prob
         self.mirror_prob = mirror_prob
         self.gaussian_mean = gaussian_mean
         self.gaussian_std = gaussian_std
@@ -126,9 +156,13 @@ class Augment:
         if rng.random() < self.prob:
             clip = GEOMETRIC[rng.integers(len(GEOMETRIC))](clip, rng)
             clip = gaussian_noise(clip, rng, self.gaussian_mean, self.gaussian_std)
+        if rng.random() < self.hand_warp_prob:
+            clip = warp_hands(clip, rng)
+        if rng.random() < self.hand_drop_prob:
+            clip = drop_hand(clip, rng)
         return clip
 
 
 def build_augmentations(args):
     return Augment(args.augmentations_prob, args.mirror_prob, args.gaussian_mean, args.gaussian_std,
-                   args.time_stretch_prob)
+                   args.time_stretch_prob, args.hand_drop_prob, args.hand_warp_prob)

@@ -15,7 +15,7 @@ import torch
 from datasets import layout
 from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import SignData
-from models import build_model, model_config
+from models import ModelConfig, build_model
 from models.raw_keypoints import RawKeypointEmbedding
 from train import get_args_parser as training_args
 from training.engine import embed
@@ -52,7 +52,7 @@ def main():
     data, labels = generated_data(args.clips, args.classes)
     dataset, seconds = timed(lambda: ClipDataset(data, labels), device)
     print(f"normalize {args.clips} generated clips: {seconds:.2f} s ({args.clips / seconds:,.0f} clips/s)")
-    model = build_model(model_config(training_args().parse_args([]))).to(device)
+    model = build_model(ModelConfig.from_args(training_args().parse_args([]))).to(device)
     embeddings = {}
     for name, embedder in (("model (train.py default size)", model), ("raw-keypoint baseline", RawKeypointEmbedding())):
         embed(embedder.to(device), ClipDataset(data.subset(np.arange(min(64, args.clips))), labels[:64]), device)  # warm-up

@@ -24,18 +24,12 @@ from datasets import read_signs  # noqa: E402
 from datasets.clip_dataset import ClipDataset, collate, epoch_order  # noqa: E402
 from datasets.sign_data import SignData  # noqa: E402
 from datasets.spoter_csv import write_spoter_csv  # noqa: E402
-from models import build_model, model_config  # noqa: E402
+from models import ModelConfig, build_model  # noqa: E402
 from training.engine import PreBatchMining, SectionTimer, train_one_epoch  # noqa: E402
 from training.losses import build_criterion  # noqa: E402
 from training.mining import MiningScheduler, group_hard_batches  # noqa: E402
 
-TRAIN_SH_FLAGS = [
-    "--batch_size", "32", "--optimizer", "SGD", "--lr", "0.001", "--vector_length", "32", "--dropout", "0.2",
-    "--triplet_loss_margin", "1", "--hard_triplet_mining", "in_batch", "--filter_easy_triplets",
-    "--augmentations_prob", "0.75", "--hard_mining_pre_batch_multipler", "16",
-    "--hard_mining_pre_batch_mining_count", "5",
-]
-
+TRAIN_SH_FLAGS = ["@" + str(Path(__file__).resolve().parent.parent / "recipes" / "published.txt")]
 
 def generated_wlasl100_like(clips, classes, seed=0):
     """GENERATED clips: 15-200 frames (mean about 62), smooth random motion of a plausible skeleton."""
@@ -67,7 +61,7 @@ def time_epoch(args, data, mining_steps):
     torch.manual_seed(args.seed)
     class_ids = data.labels.astype(int)
     dataset = ClipDataset(data, class_ids, build_augmentations(args), args.seed)
-    model = build_model(model_config(args))
+    model = build_model(ModelConfig.from_args(args))
     optimizer = train.build_optimizer(args, model)
     criterion = build_criterion(args)
     results = {}

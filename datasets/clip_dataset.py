@@ -36,12 +36,12 @@ class ClipDataset(torch.utils.data.Dataset):
 def collate(items):
     """Pad to the longest clip: ``(keypoints [B, T, 54, 2], padding_mask [B, T] True=pad, labels [B])``.
 
-    Missing points (NaN) become 0, the centre of the normalized space, so NaN never reaches the model."""
+    Missing points stay NaN: the model reads them (see ``models.spoter.frame_features``). Padding is 0."""
     lengths = [len(clip) for clip, _ in items]
     keypoints = np.zeros((len(items), max(lengths)) + items[0][0].shape[1:], dtype=np.float32)
     padding_mask = np.ones((len(items), max(lengths)), dtype=bool)
     for row, (clip, _) in enumerate(items):
-        keypoints[row, : len(clip)] = np.nan_to_num(clip, nan=0.0)
+        keypoints[row, : len(clip)] = clip
         padding_mask[row, : len(clip)] = False
     labels = np.array([label for _, label in items], dtype=np.int64)
     return torch.from_numpy(keypoints), torch.from_numpy(padding_mask), torch.from_numpy(labels)

@@ -23,6 +23,7 @@ KEYPOINT_NAMES = (
     + tuple(f"{name}_right" for name in HAND_NAMES)
 )
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+HAND_POINTS = len(HAND_NAMES)
 BODY = slice(0, len(BODY_NAMES))
 LEFT_HAND = slice(BODY.stop, BODY.stop + len(HAND_NAMES))
 RIGHT_HAND = slice(LEFT_HAND.stop, LEFT_HAND.stop + len(HAND_NAMES))

@@ -13,6 +13,22 @@ def signer_split(signers, held_out, seed):
     return np.flatnonzero(~validation), np.flatnonzero(validation)
 
 
+def signer_folds(signers, folds, seed):
+    """Partition the signers into ``folds`` seeded groups of nearly equal signer count (for
+    leave-signers-out cross-validation): a list of ``folds`` sorted arrays of signer names."""
+    names = np.unique(signers)
+    if not 2 <= folds <= len(names):
+        raise ValueError(f"cannot make {folds} signer folds from {len(names)} signers: need 2 to {len(names)}")
+    shuffled = np.random.default_rng(seed).permutation(names)
+    return [np.sort(shuffled[fold::folds]) for fold in range(folds)]
+
+
+def signer_fold_split(signers, fold, folds, seed):
+    """Hold out the signers of fold ``fold`` (0-based) of :func:`signer_folds`."""
+    validation = np.isin(signers, signer_folds(signers, folds, seed)[fold])
+    return np.flatnonzero(~validation), np.flatnonzero(validation)
+
+
 def stratified_split(labels, fraction, seed):
     """Hold out ``fraction`` of each class (at least one clip of every class with two or more)."""
     rng = np.random.default_rng(seed)
@@ -34,10 +50,16 @@ def k_shot_selection(labels, k, seed):
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def signer_or_stratified_split(labels, signers, held_out_signers, fraction, seed):
-    """Signer-disjoint split when two or more signers are known, else stratified by class.
+def signer_or_stratified_split(labels, signers, held_out_signers, fraction, seed, fold=None):
+    """Signer-disjoint split when two or more signers are known, else stratified by class. ``fold``, a
+    ``(fold, folds)`` pair, holds out that fold of :func:`signer_folds` instead of ``held_out_signers``.
 
     Returns ``(kept, held_out, by_signer)``."""
-    if signers is not None and len(np.unique(signers)) > 1:
+    known = signers is not None and len(np.unique(signers)) > 1
+    if fold is not None:
+        if not known:
+            raise ValueError("a signer fold needs data with two or more known signers")
+        return (*signer_fold_split(signers, fold[0], fold[1], seed), True)
+    if known:
         return (*signer_split(signers, held_out_signers, seed), True)
     return (*stratified_split(labels, fraction, seed), False)

@@ -1,6 +1,6 @@
 """The baseline the model is measured against: normalized keypoints, resampled to a fixed number of frames
 and flattened. It has the model's ``forward(keypoints, padding_mask)`` signature, so the same embedding
-and evaluation code runs it: it sees exactly the normalized clips the model sees (missing points 0)."""
+and evaluation code runs it: it sees exactly the normalized clips the model sees (missing points 0, as SPOTER reads them)."""
 import torch
 from torch import nn
 
@@ -17,6 +17,7 @@ class RawKeypointEmbedding(nn.Module):
         self.output_frames = output_frames
 
     def forward(self, keypoints, padding_mask):
+        keypoints = torch.nan_to_num(keypoints, nan=0.0)
         batch = keypoints.shape[0]
         last = (~padding_mask).sum(dim=1).clamp(min=1).to(keypoints.dtype) - 1
         steps = torch.linspace(0, 1, self.output_frames, device=keypoints.device, dtype=keypoints.dtype)

@@ -6,6 +6,7 @@ import pytest
 
 from datasets import layout
 from datasets.sign_data import SignData
+from models import ModelConfig
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
@@ -13,11 +14,11 @@ SPOTER_CSV_SAMPLE = SHARED_DATA / "spoter-csv" / "format_sample_train.csv"
 ASL_NPZ = SHARED_DATA / "signs" / "asl.npz"
 
 
-# A model small enough to train in seconds on a CPU, for unit tests.
-TINY_MODEL_CONFIG = dict(
-    classification_model=False, num_classes=4, vector_length=8, normalize_embeddings=False, hidden_dim=24,
-    heads=2, encoder_layers=1, decoder_layers=1, feedforward_dim=32, dropout=0.0, norm_first=False,
-)
+# The recommended architecture, small enough to train in seconds on a CPU, for unit tests.
+TINY_MODEL_CONFIG = ModelConfig(
+    num_classes=4, vector_length=8, hidden_dim=24, heads=2, encoder_layers=1, decoder_layers=1, feedforward_dim=32,
+    dropout=0.0, conv_layers=1,
+).to_dict()
 
 
 def requires(path):

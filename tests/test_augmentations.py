@@ -70,3 +70,14 @@ def test_gaussian_noise_has_requested_spread(clip):
     noise = aug.gaussian_noise(clip, np.random.default_rng(0), mean=0.01, std=0.002) - clip
     assert abs(noise.mean() - 0.01) < 5e-4
     assert abs(noise.std() - 0.002) < 5e-4
+
+
+def test_drop_hand_loses_one_hand_over_one_run_of_at_most_half_the_frames(clip):
+    for seed in range(20):
+        out = aug.drop_hand(clip, np.random.default_rng(seed))
+        lost = np.isnan(out).any(axis=-1)
+        frames = np.flatnonzero(lost.any(axis=1))
+        hands = [hand for hand in (layout.LEFT_HAND, layout.RIGHT_HAND) if lost[:, hand].any()]
+        assert len(hands) == 1 and lost[frames][:, hands[0]].all() and not lost[:, layout.BODY].any()
+        assert 1 <= len(frames) <= len(clip) // 2 and np.array_equal(frames, np.arange(frames[0], frames[-1] + 1))
+        np.testing.assert_array_equal(out[~lost], clip[~lost])

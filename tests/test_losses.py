@@ -2,7 +2,7 @@ import torch
 from pytorch_metric_learning import distances as pml_distances
 from pytorch_metric_learning import losses as pml_losses
 
-from training.losses import batch_all_triplet_loss, sampled_triplet_loss
+from training.losses import batch_all_triplet_loss, sampled_triplet_loss, supervised_contrastive_loss
 
 
 def _batch(seed=0, size=12, classes=3):
@@ -59,3 +59,25 @@ def test_sampled_triplets_are_valid_and_zero_when_classes_are_far_apart():
     loss, stats = sampled_triplet_loss(collapsed, labels, 1.0, torch.Generator().manual_seed(0))
     assert stats["used_triplets"] == 4
     torch.testing.assert_close(loss, torch.tensor(1.0), atol=1e-5, rtol=0)
+
+
+def test_supervised_contrastive_matches_its_definition_clip_by_clip():
+    embeddings, labels = _batch(seed=3, size=9)
+    labels[8] = 7  # a class with one clip: an anchor without positives, skipped (it still serves as a negative)
+    unit = torch.nn.functional.normalize(embeddings, dim=1)
+    terms = []
+    for a in range(9):
+        positives = [p for p in range(9) if p != a and labels[p] == labels[a]]
+        if positives:
+            denominator = sum(torch.exp(unit[a] @ unit[o] / 0.1) for o in range(9) if o != a)
+            terms.append(-sum(torch.log(torch.exp(unit[a] @ unit[p] / 0.1) / denominator) for p in positives)
+                         / len(positives))
+    loss, _ = supervised_contrastive_loss(embeddings, labels, 0.1)
+    torch.testing.assert_close(loss, torch.stack(terms).mean())
+
+
+def test_supervised_contrastive_is_lower_when_classes_are_apart():
+    labels = torch.tensor([0, 0, 1, 1])
+    apart = torch.tensor([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [-0.9, -0.1]])
+    mixed = apart[[0, 2, 1, 3]]
+    assert supervised_contrastive_loss(apart, labels, 0.1)[0] < supervised_contrastive_loss(mixed, labels, 0.1)[0]

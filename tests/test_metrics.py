@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.splits import k_shot_selection, signer_or_stratified_split
+from datasets.splits import k_shot_selection, signer_folds, signer_or_stratified_split
 from models.raw_keypoints import RawKeypointEmbedding
 from training import metrics
-from training.metrics import (mean_average_precision, nearest_class_accuracy, per_class_accuracy, rank_classes,
+from training.metrics import (mean_average_precision, nearest_class_accuracy, rank_classes, retrieval_scores,
                               silhouette)
 
 # References on a line: class 0 at x=0 and x=10, class 1 at x=3, class 2 at x=6.
@@ -36,9 +36,11 @@ def test_accuracy_is_nan_when_no_query_class_has_references():
     assert np.isnan(result["top1"]) and np.isnan(result["top5"])
 
 
-def test_per_class_accuracy_is_top1_within_each_query_class():
+def test_retrieval_scores_give_top1_within_each_query_class_and_their_mean():
     query = np.array([[9.0], [0.5], [2.9], [5.0]])  # class 0: both right; class 1: 2.9 right, 5.0 -> class 2
-    assert per_class_accuracy(query, np.array([0, 0, 1, 1]), REFERENCE, REFERENCE_IDS) == {0: 1.0, 1: 0.5}
+    scores = retrieval_scores(query, np.array([0, 0, 1, 1]), REFERENCE, REFERENCE_IDS)
+    assert scores["per_class_top1"] == {0: 1.0, 1: 0.5} and scores["class_accuracy"] == 0.75
+    assert scores["top1"] == 0.75
 
 
 def test_mean_average_precision_by_hand():
@@ -115,3 +117,18 @@ def test_baseline_resamples_each_clip_over_its_own_length_ignoring_padding():
 def test_baseline_rejects_zero_frames():
     with pytest.raises(ValueError, match="at least one output frame"):
         RawKeypointEmbedding(0)
+
+
+def test_signer_folds_partition_the_signers_and_each_fold_split_holds_out_one_fold():
+    signers = np.repeat([f"s{i}" for i in range(11)], 3)
+    folds = signer_folds(signers, 4, seed=5)
+    assert sorted(np.concatenate(folds).tolist()) == sorted(set(signers)) and [len(f) for f in folds] == [3, 3, 3, 2]
+    assert [f.tolist() for f in signer_folds(signers, 4, seed=5)] == [f.tolist() for f in folds]
+    held_out = []
+    for fold in range(4):
+        kept, held, by_signer = signer_or_stratified_split(None, signers, 0.2, 0.2, 5, fold=(fold, 4))
+        assert by_signer and set(signers[held]) == set(folds[fold]) and not set(signers[kept]) & set(signers[held])
+        held_out += held.tolist()
+    assert sorted(held_out) == list(range(len(signers)))
+    with pytest.raises(ValueError, match="cannot make 12 signer folds from 11 signers"):
+        signer_folds(signers, 12, seed=5)

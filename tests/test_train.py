@@ -11,12 +11,14 @@ import torch
 import train
 from datasets.sign_data import DataError
 from datasets.spoter_csv import write_spoter_csv
+from models import ModelConfig
 from tests.conftest import REPOSITORY, generated_sign_data
 from utils.run_files import read_metrics
 
-FAST = ["--epochs", "2", "--epoch_iters", "3", "--batch_size", "16", "--hard_triplet_mining", "in_batch",
-        "--hidden_dim", "36", "--heads", "3", "--encoder_layers", "1", "--decoder_layers", "1",
-        "--feedforward_dim", "64", "--eval_max_clips", "300", "--no_progress"]
+FAST = ["--epochs", "2", "--epoch_iters", "3", "--batch_size", "16", "--hidden_dim", "36", "--heads", "3",
+        "--encoder_layers", "1", "--decoder_layers", "1", "--feedforward_dim", "64", "--conv_layers", "1",
+        "--eval_max_clips", "300", "--no_progress"]
+PUBLISHED = "@" + str(REPOSITORY / "recipes" / "published.txt")
 
 
 def _run(tmp_path, *extra, name="run"):
@@ -31,8 +33,9 @@ def test_default_run_writes_documented_outputs(tmp_path):
     assert {p.name for p in folder.iterdir()} >= {"best.pt", "last.pt", "metrics.jsonl", "class_names.json", "args.json"}
     records = read_metrics(folder / "metrics.jsonl")
     assert [r["epoch"] for r in records] == [1, 2]
-    for key in ("train_loss", "silhouette_train", "silhouette_val", "valid_triplets", "used_triplets", "pct_used", "lr"):
+    for key in ("train_loss", "silhouette_train", "silhouette_val", "val_top1", "val_top5", "val_mAP", "lr"):
         assert all(np.isfinite(r[key]) for r in records), key
+    assert records[0]["lr"] > records[1]["lr"] == 0  # the cosine schedule ends at 0 with the last step
     checkpoint = torch.load(folder / "last.pt", weights_only=True)
     names = json.loads((folder / "class_names.json").read_text())
     assert checkpoint["class_names"] == [names[str(i)] for i in range(len(names))]
@@ -47,18 +50,22 @@ def test_same_seed_repeats_a_cpu_run_exactly(tmp_path):
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
-    whole = read_metrics(_run(tmp_path, "--epochs", "3", name="whole") / "metrics.jsonl")
-    _run(tmp_path, "--epochs", "1", name="cut")
-    resumed = read_metrics(_run(tmp_path, "--epochs", "3", "--resume", name="cut") / "metrics.jsonl")
+    # A plateau schedule, because a cosine schedule's length is --epochs, which this test changes on resume.
+    whole = read_metrics(_run(tmp_path, "--epochs", "3", "--lr_schedule", "plateau", name="whole") / "metrics.jsonl")
+    _run(tmp_path, "--epochs", "1", "--lr_schedule", "plateau", name="cut")
+    resumed = read_metrics(_run(tmp_path, "--epochs", "3", "--lr_schedule", "plateau", "--resume", name="cut")
+                           / "metrics.jsonl")
     assert [r["epoch"] for r in resumed] == [1, 2, 3]
     for a, b in zip(whole, resumed):
         assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
 
 
-def test_mining_epochs_and_classifier_run(tmp_path):
-    mined = read_metrics(_run(tmp_path, "--start_mining_hard", "2", "--hard_mining_pre_batch_multipler", "4",
-                              "--hard_mining_pre_batch_mining_count", "2", name="mined") / "metrics.jsonl")
+def test_published_recipe_with_mining_epochs_and_classifier_run(tmp_path):
+    mined = read_metrics(_run(tmp_path, PUBLISHED, *FAST, "--start_mining_hard", "2",
+                              "--hard_mining_pre_batch_multipler", "4", "--hard_mining_pre_batch_mining_count", "2",
+                              name="mined") / "metrics.jsonl")
     assert "mining_threshold" not in mined[0] and "mining_threshold" in mined[1]
+    assert all(r["valid_triplets"] >= r["used_triplets"] > 0 for r in mined)
     classifier = read_metrics(_run(tmp_path, "--classification_model", name="cls") / "metrics.jsonl")
     assert 0.0 <= classifier[-1]["val_accuracy"] <= 1.0
 
@@ -94,11 +101,18 @@ def test_command_line_reports_bad_data_without_a_traceback(tmp_path):
     assert "absent.csv: file not found" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_train_sh_flags_are_all_accepted():
+def test_train_sh_runs_the_published_recipe_with_every_option_of_ours_off(monkeypatch):
+    monkeypatch.chdir(REPOSITORY)
     script = (REPOSITORY / "train.sh").read_text()
     flags = script.split("exec python train.py", 1)[1].split('"$@"')[0].replace("\\\n", " ")
     words = shlex.split(flags, comments=True)
     args = train.get_args_parser().parse_args(words)
+    assert args.epochs == 10 and args.loss == "triplet" and args.lr_schedule == "plateau" and args.start_mining_hard == 200
+    assert ModelConfig.from_args(args) == ModelConfig(
+        vector_length=32, normalize_embeddings=False, hidden_dim=108, heads=9, encoder_layers=6, decoder_layers=6,
+        feedforward_dim=2048, dropout=0.2, norm_first=False, velocity_features=False, presence_features=False,
+        conv_layers=0, hand_shape_features=False, canonical_handedness=False)
+    assert args.hand_warp_prob == 0 and args.hand_drop_prob == 0
     assert args.optimizer == "SGD" and args.lr == 0.001 and args.batch_size == 32 and args.vector_length == 32
     assert args.triplet_loss_margin == 1 and args.dropout == 0.2 and args.augmentations_prob == 0.75
     assert args.hard_triplet_mining == "in_batch" and args.filter_easy_triplets

@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from datasets.clip_dataset import collate, length_buckets
-from training.metrics import nearest_class_accuracy, silhouette
+from training.metrics import retrieval_scores, silhouette
 from training.mining import group_hard_batches
 
 
@@ -64,10 +64,11 @@ def _expected_steps(loader, mining, max_steps):
 
 
 def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_steps=-1, mining=None,
-                    timer=None, progress=True):
+                    timer=None, progress=True, scheduler=None):
     """Train over ``loader`` (batches of ``(keypoints, padding_mask, labels)``; pre-batches when mining).
 
-    Returns the epoch's mean loss and triplet statistics; ``max_steps`` > 0 caps the optimizer steps."""
+    Returns the epoch's mean loss and triplet statistics; ``max_steps`` > 0 caps the optimizer steps;
+    ``scheduler``, when given, is stepped after every optimizer step."""
     model.train()
     timer = timer or SectionTimer(device)
     totals = defaultdict(float)
@@ -88,6 +89,8 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             timer.mark("backward")
             totals["loss"] += loss.item()
             totals["steps"] += 1
@@ -125,17 +128,17 @@ def embed(model, dataset, device, batch_size=256):
 
 
 def evaluate(model, train_set, validation_set, device, classification=False):
-    """Silhouettes of both sets, and nearest-class top-1/top-5 of validation clips against training clips."""
+    """Silhouettes of both sets, and validation clips scored against training clips as evaluate.py scores
+    queries against references (nearest-class top-1/top-5, mAP)."""
     train_embeddings = embed(model, train_set, device)
     validation_embeddings = embed(model, validation_set, device)
-    accuracy = nearest_class_accuracy(
-        validation_embeddings, validation_set.class_ids, train_embeddings, train_set.class_ids
-    )
+    scores = retrieval_scores(validation_embeddings, validation_set.class_ids, train_embeddings, train_set.class_ids)
     metrics = {
         "silhouette_train": silhouette(train_embeddings, train_set.class_ids),
         "silhouette_val": silhouette(validation_embeddings, validation_set.class_ids),
-        "val_top1": accuracy["top1"],
-        "val_top5": accuracy["top5"],
+        "val_top1": scores["top1"],
+        "val_top5": scores["top5"],
+        "val_mAP": scores["mAP"],
     }
     if classification:
         metrics["val_accuracy"] = float((validation_embeddings.argmax(1) == validation_set.class_ids).mean())

@@ -1,4 +1,4 @@
-"""Triplet losses over a batch of embeddings, each returning ``(loss, stats)``.
+"""Metric losses over a batch of embeddings (triplet, supervised contrastive), each returning ``(loss, stats)``.
 
 ``stats`` holds ``valid_triplets`` (anchor-positive-negative triplets the batch offers) and
 ``used_triplets`` (those with a positive loss, i.e. not yet satisfied by the margin).
@@ -52,6 +52,19 @@ def sampled_triplet_loss(embeddings, labels, margin, generator=None):
     return loss, {"valid_triplets": int(anchors.sum()), "used_triplets": int((losses > 0).sum())}
 
 
+def supervised_contrastive_loss(embeddings, labels, temperature):
+    """Supervised contrastive loss (Khosla et al., 2020) on cosine similarities: each clip's same-class
+    clips must outscore every other clip of the batch. Every pair counts, softly weighted by how hard it
+    is, so no triplet selection is needed; anchors without a positive in the batch are skipped."""
+    unit = torch.nn.functional.normalize(embeddings, dim=1)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    log_prob = (unit @ unit.T / temperature).masked_fill(eye, float("-inf")).log_softmax(dim=1)
+    positive, _ = _label_masks(labels)
+    anchors = positive.any(dim=1)
+    per_anchor = log_prob.masked_fill(~positive, 0.0).sum(dim=1) / positive.sum(dim=1).clamp_min(1)
+    return -per_anchor[anchors].sum() / anchors.sum().clamp_min(1), {}
+
+
 def classification_loss(logits, labels):
     return torch.nn.functional.cross_entropy(logits, labels), {}
 
@@ -60,6 +73,8 @@ def build_criterion(args):
     """The loss ``(outputs, labels) -> (loss, stats)`` the arguments ask for."""
     if args.classification_model:
         return classification_loss
+    if args.loss == "supcon":
+        return lambda outputs, labels: supervised_contrastive_loss(outputs, labels, args.temperature)
     if args.hard_triplet_mining == "in_batch":
         return lambda outputs, labels: batch_all_triplet_loss(
             outputs, labels, args.triplet_loss_margin, args.filter_easy_triplets

@@ -75,11 +75,6 @@ def nearest_class_accuracy(query, query_labels, reference, reference_labels, ks=
     return nearest_class_scores(query, query_labels, reference, reference_labels, ks)[0]
 
 
-def per_class_accuracy(query, query_labels, reference, reference_labels):
-    """Top-1 nearest-class accuracy of each query class that occurs among the references: ``{class: acc}``."""
-    return nearest_class_scores(query, query_labels, reference, reference_labels, ks=(1,))[1]
-
-
 def mean_average_precision(query, query_labels, reference, reference_labels):
     """Retrieval mAP: each query ranks every reference clip by distance; its average precision is the
     mean of the precision at each same-class clip. Queries without a same-class reference are skipped."""
@@ -97,3 +92,15 @@ def mean_average_precision(query, query_labels, reference, reference_labels):
         precision_at_hits = relevant.cumsum(dim=1) / positions * relevant
         precisions.append(precision_at_hits.sum(dim=1) / relevant.sum(dim=1))
     return float(torch.cat(precisions).mean())
+
+
+def retrieval_scores(query, query_labels, reference, reference_labels):
+    """The figures evaluate.py reports and train.py validates with, from one implementation: nearest-class
+    top-1 and top-5, retrieval mAP, class-averaged top-1 and the per-class top-1 behind it."""
+    accuracy, per_class = nearest_class_scores(query, query_labels, reference, reference_labels)
+    return {
+        **accuracy,
+        "mAP": mean_average_precision(query, query_labels, reference, reference_labels),
+        "class_accuracy": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
+        "per_class_top1": per_class,
+    }

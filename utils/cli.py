@@ -1,9 +1,18 @@
 """Small argument types shared by the command-line scripts."""
+import argparse
 
 
 def comma_list(value):
     """``"a,b,,c"`` -> ``["a", "b", "c"]``; an empty string gives an empty list."""
     return [item for item in value.split(",") if item]
+
+
+def int_list(value):
+    """``"1,2,5"`` -> ``[1, 2, 5]``; an empty string gives an empty list."""
+    try:
+        return [int(item) for item in comma_list(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
 
 
 def none_or_str(value):
@@ -14,3 +23,14 @@ def none_or_str(value):
 def optional_int(value):
     """An integer, or None spelled as :func:`none_or_str` accepts it."""
     return None if none_or_str(value) is None else int(value)
+
+
+def fold_spec(value):
+    """``"K/N"`` -> ``(K - 1, N)``: fold K (1-based) of N signer folds."""
+    try:
+        fold, folds = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N (fold K of N, e.g. 2/5), got {value!r}") from None
+    if not 1 <= fold <= folds:
+        raise argparse.ArgumentTypeError(f"fold {fold} of {folds}: K must be between 1 and N")
+    return fold - 1, folds

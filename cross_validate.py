@@ -1,0 +1,148 @@
+"""Leave-signers-out cross-validation: train on all signers but one fold, evaluate on that fold, repeat.
+
+    python cross_validate.py --data ../shared/data/signs/asl.npz --folds 5 --name recommended
+    python cross_validate.py --data ../shared/data/signs/asl.npz --folds 5 --name published -- \\
+        @recipes/published.txt
+    python cross_validate.py --data ../shared/data/signs/asl.npz --folds 5 --only 1,2 --name no_conv -- --conv_layers 0
+
+Everything after ``--`` goes to train.py unchanged, so a recipe is named exactly as it is trained. Signers are
+dealt into ``--folds`` seeded groups (``datasets.splits.signer_folds``); fold K trains with
+``--validation_fold K/N`` and is scored by evaluate.py's code on the same split: the model's ``last.pt``
+(not ``best.pt``, which was chosen on the held-out signers themselves) and the raw-keypoint baseline.
+
+With ``--zero-shot FILE ...`` each fold's model is also scored on those files, one row per language
+(``evaluate.py --per-language``: signers held out where a language has several, else a stratified split),
+so zero-shot figures come as a mean over the fold models too.
+
+Writes ``<output>/<name>/fold_K.json`` (evaluate.py's JSON) per fold, ``fold_K_zero_shot_<file>.json`` and
+``summary.json``; a fold whose JSON exists is not run again, so an interrupted run continues where it stopped.
+"""
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import evaluate
+import train
+from datasets.sign_data import DataError
+from utils.cli import int_list
+from utils.run_files import write_json
+
+log = logging.getLogger("cross_validate")
+FIGURES = ("top1", "top5", "mAP")
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/signs/asl.npz", help="file with signer ids to fold")
+    parser.add_argument("--folds", type=int, default=5, help="signer folds (default %(default)s)")
+    parser.add_argument("--only", type=int_list, default=[], help="run only these folds (1-based, comma-separated)")
+    parser.add_argument("--seed", type=int, default=379, help="seed of the folds and of training (default %(default)s)")
+    parser.add_argument("--name", default="recommended", help="name of this recipe's results folder")
+    parser.add_argument("--output", default="out-cv", help="results go to <output>/<name>/ (default %(default)s)")
+    parser.add_argument("--baseline-only", action="store_true", help="score the raw-keypoint baseline alone")
+    parser.add_argument("--zero-shot", nargs="*", default=[], metavar="FILE",
+                        help="also score each fold's model on these files, per language")
+    parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then train.py flags")
+    return parser
+
+
+def train_fold(args, fold, folder):
+    flags = [flag for flag in args.train_flags if flag != "--"] + [
+        "--training_set_path", args.data, "--validation_set_path", "", "--seed", str(args.seed),
+        "--validation_fold", f"{fold}/{args.folds}", "--output_dir", str(folder), "--experiment_name", f"fold_{fold}",
+        "--overwrite", "--no_progress", "--tracker", "none",
+    ]
+    train.main(train.get_args_parser().parse_args(flags))
+    return folder / f"fold_{fold}" / "last.pt"
+
+
+def evaluate_fold(args, checkpoint, path, data_flags):
+    flags = data_flags + ["--seed", str(args.seed), "--k-shot", "", "--json", str(path)]
+    flags += ["--baseline-only"] if checkpoint is None else ["--checkpoint", str(checkpoint), "--baseline"]
+    evaluate.run(evaluate.get_args_parser().parse_args(flags))
+
+
+def set_methods(path):
+    """``{set name: {method: {figure: value}}}`` of one evaluate.py JSON."""
+    return {
+        evaluation["name"]: {method: {key: figures[key] for key in FIGURES}
+                             for method, figures in evaluation["methods"].items()}
+        for evaluation in json.loads(Path(path).read_text())["sets"]
+    }
+
+
+def summarize(per_fold):
+    """Mean, spread and per-fold values of each figure and method; the model's margin over the baseline."""
+    methods = per_fold[0].keys()
+    summary = {
+        method: {key: {"mean": float(np.mean(values)), "std": float(np.std(values)), "folds": values}
+                 for key in FIGURES for values in [[fold[method][key] for fold in per_fold]]}
+        for method in methods
+    }
+    if {"model", "baseline"} <= set(methods):
+        margins = [fold["model"]["top1"] - fold["baseline"]["top1"] for fold in per_fold]
+        summary["top1_margin"] = {"mean": float(np.mean(margins)), "min": float(np.min(margins)), "folds": margins}
+    return summary
+
+
+def table(summary, title):
+    lines = [f"{'method':10s} " + " ".join(f"{key + ' mean±std':>16s}" for key in FIGURES) + "   per-fold top-1"]
+    for method, figures in summary.items():
+        if method == "top1_margin":
+            continue
+        cells = " ".join(f"{figures[k]['mean']:>9.3f}±{figures[k]['std']:.3f}" for k in FIGURES)
+        lines.append(f"{method:10s} {cells}   " + " ".join(f"{v:.3f}" for v in figures["top1"]["folds"]))
+    if "top1_margin" in summary:
+        margin = summary["top1_margin"]
+        lines.append(f"model - baseline top-1: mean {margin['mean']:+.3f}, smallest fold {margin['min']:+.3f}")
+    return title + "\n" + "\n".join(lines)
+
+
+def run(args):
+    folder = Path(args.output) / args.name
+    folder.mkdir(parents=True, exist_ok=True)
+    folds = args.only or list(range(1, args.folds + 1))
+    per_fold, zero_shot = [], {}
+    for fold in folds:
+        path = folder / f"fold_{fold}.json"
+        checkpoint = None if args.baseline_only else folder / f"fold_{fold}" / "last.pt"
+        if not path.exists():
+            log.info("fold %d/%d: training", fold, args.folds)
+            if checkpoint is not None:
+                train_fold(args, fold, folder)
+            evaluate_fold(args, checkpoint, path, ["--data", args.data, "--held-out-fold", f"{fold}/{args.folds}"])
+        (per_fold_sets,) = set_methods(path).values()
+        per_fold.append(per_fold_sets)
+        for data in args.zero_shot:
+            zero_path = folder / f"fold_{fold}_zero_shot_{Path(data).stem}.json"
+            if not zero_path.exists():
+                evaluate_fold(args, checkpoint, zero_path, ["--data", data, "--per-language"])
+            for name, methods in set_methods(zero_path).items():
+                zero_shot.setdefault(name, []).append(methods)
+    summary = summarize(per_fold)
+    zero_shot = {name: summarize(sets) for name, sets in zero_shot.items()}
+    write_json(folder / "summary.json", {"command": sys.argv, "folds": folds, "of": args.folds, "seed": args.seed,
+                                         "train_flags": args.train_flags, "summary": summary, "zero_shot": zero_shot})
+    fold_names = ", ".join(map(str, folds))
+    print(table(summary, f"held-out signers of {args.data}, folds {fold_names} of {args.folds}"))
+    for name, figures in zero_shot.items():
+        print("\n" + table(figures, f"zero-shot {name}: mean over the models of folds {fold_names}"))
+    return summary
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = get_args_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (DataError, ValueError) as error:
+        log.error("%s", error)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""cross_validate.py: every fold trained and scored by evaluate.py's code on the same signer split."""
+import json
+
+import numpy as np
+
+import cross_validate
+import evaluate
+from datasets.spoter_csv import write_spoter_csv
+from tests.conftest import generated_sign_data
+
+TINY = ["--epochs", "1", "--epoch_iters", "2", "--batch_size", "8", "--hidden_dim", "24", "--heads", "2",
+        "--encoder_layers", "1", "--feedforward_dim", "32", "--conv_layers", "1"]
+
+
+def test_folds_are_scored_as_evaluate_py_scores_them_and_finished_folds_are_not_run_again(tmp_path):
+    data = tmp_path / "signs.csv"
+    write_spoter_csv(generated_sign_data(np.random.default_rng(0), classes=3, per_class=8, signers=4), data)
+    argv = ["--data", str(data), "--folds", "2", "--output", str(tmp_path / "cv"), "--name", "tiny", "--"] + TINY
+    summary = cross_validate.main(argv)
+    assert json.loads((tmp_path / "cv" / "tiny" / "summary.json").read_text())["summary"] == summary
+
+    checkpoint = tmp_path / "cv" / "tiny" / "fold_2" / "last.pt"
+    direct = evaluate.run(evaluate.get_args_parser().parse_args(
+        ["--data", str(data), "--held-out-fold", "2/2", "--checkpoint", str(checkpoint), "--baseline", "--k-shot", ""]))
+    for method in ("model", "baseline"):
+        assert summary[method]["top1"]["folds"][1] == direct[0]["methods"][method]["top1"]
+        assert summary[method]["mAP"]["mean"] == np.mean(summary[method]["mAP"]["folds"])
+    margins = [m - b for m, b in zip(summary["model"]["top1"]["folds"], summary["baseline"]["top1"]["folds"])]
+    assert summary["top1_margin"]["folds"] == margins and summary["top1_margin"]["min"] == min(margins)
+
+    written = (tmp_path / "cv" / "tiny" / "fold_1.json").stat().st_mtime_ns
+    cross_validate.main(argv)
+    assert (tmp_path / "cv" / "tiny" / "fold_1.json").stat().st_mtime_ns == written
