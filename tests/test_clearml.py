@@ -24,7 +24,9 @@ from tests.conftest import REPOSITORY
 from utils.run_files import read_metrics
 from utils.trackers import Tracker
 
-TINY = ["--epochs", "2", "--epoch_iters", "3", "--hard_triplet_mining", "in_batch", "--batch_size", "16",
+# The published recipe, so that its triplet series are reported under their published names.
+TINY = ["@" + str(REPOSITORY / "recipes" / "published.txt"),
+        "--epochs", "2", "--epoch_iters", "3", "--hard_triplet_mining", "in_batch", "--batch_size", "16",
         "--hidden_dim", "36", "--heads", "3", "--encoder_layers", "1", "--decoder_layers", "1",
         "--feedforward_dim", "64", "--eval_max_clips", "300", "--no_progress"]
 PUBLISHED_SERIES = {("train_loss", "loss"), ("silhouette_coefficient", "train"), ("silhouette_coefficient", "val"),
