@@ -9,8 +9,9 @@ tensors; a linear input projection so ``hidden_dim`` need not equal 108.
 point was not detected) and ``padding_mask`` bool ``[batch, frames]`` (True = padding), so the model exports
 to ONNX with dynamic shapes.
 
-Options beyond SPOTER (each off in the published configuration): velocity and presence channels beside
-the positions, and a stem of depthwise temporal convolutions before the encoder.
+Options beyond SPOTER (each off in the published configuration): clips mirrored to sign right-handed;
+velocity, presence and hand-shape (distances within each hand) channels beside the positions; a stem of
+depthwise temporal convolutions before the encoder.
 """
 import math
 
