@@ -8,7 +8,11 @@ def signer_split(signers, held_out, seed):
     count = int(held_out) if held_out >= 1 else max(1, round(held_out * len(names)))
     if count >= len(names):
         raise ValueError(f"cannot hold out {count} of {len(names)} signers: training would have none")
-    chosen = np.random.default_rng(seed).choice(names, size=count, replace=False)
+    return _hold_out(signers, np.random.default_rng(seed).choice(names, size=count, replace=False))
+
+
+def _hold_out(signers, chosen):
+    """``(kept, held_out)`` indices: the clips of the ``chosen`` signers are held out."""
     validation = np.isin(signers, chosen)
     return np.flatnonzero(~validation), np.flatnonzero(validation)
 
@@ -25,8 +29,7 @@ def signer_folds(signers, folds, seed):
 
 def signer_fold_split(signers, fold, folds, seed):
     """Hold out the signers of fold ``fold`` (0-based) of :func:`signer_folds`."""
-    validation = np.isin(signers, signer_folds(signers, folds, seed)[fold])
-    return np.flatnonzero(~validation), np.flatnonzero(validation)
+    return _hold_out(signers, signer_folds(signers, folds, seed)[fold])
 
 
 def stratified_split(labels, fraction, seed):

@@ -67,8 +67,9 @@ def frame_features(keypoints, velocity=False, presence=False, hand_shape=False):
     hand" no longer looks like "a hand at the centre"; ``velocity`` adds each point's motion since the
     previous frame (0 where either frame misses the point, and on the first frame); ``hand_shape`` adds the
     distances within each hand (:func:`hand_distances`)."""
-    present = ~torch.isnan(keypoints).any(dim=-1)
-    positions = torch.where(torch.isnan(keypoints), torch.zeros_like(keypoints), keypoints)
+    missing = torch.isnan(keypoints)
+    present = ~missing.any(dim=-1)
+    positions = torch.where(missing, torch.zeros_like(keypoints), keypoints)
     features = [positions.flatten(2)]
     if velocity:
         both = (present[:, 1:] & present[:, :-1]).unsqueeze(-1)
