@@ -129,3 +129,13 @@ def test_undefined_validation_silhouette_still_leaves_a_best_checkpoint(tmp_path
                   str(tmp_path / "val.csv"), "--batch_size", "6", name="one_per_class")
     assert np.isnan(read_metrics(folder / "metrics.jsonl")[-1]["silhouette_val"])
     assert torch.load(folder / "best.pt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.parametrize("value, message", [("0/5", "fold 0 of 5: K must be between 1 and N"),
+                                            ("6/5", "fold 6 of 5"), ("x", "expected K/N")])
+def test_a_bad_validation_fold_is_refused_in_one_line_naming_the_flag(value, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.get_args_parser().parse_args(["--validation_fold", value])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--validation_fold" in error and message in error
+    assert train.get_args_parser().parse_args(["--validation_fold", "2/5"]).validation_fold == (1, 5)
