@@ -100,10 +100,13 @@ def get_args_parser():
     add_model_flags(parser.add_argument_group("model"))
 
     loss = parser.add_argument_group("loss and mining")
-    loss.add_argument("--loss", default="supcon", choices=["triplet", "supcon"],
+    loss.add_argument("--loss", default="supcon", choices=["triplet", "supcon", "proxy", "supcon+proxy"],
                       help="triplet: the published triplet loss (see --hard_triplet_mining); supcon: supervised "
-                           "contrastive over every pair of the batch")
+                           "contrastive over every pair of the batch; proxy: normalized softmax over one learned "
+                           "proxy per class with a cosine margin; supcon+proxy: their sum")
     loss.add_argument("--temperature", type=float, default=0.1, help="supcon: softmax temperature")
+    loss.add_argument("--proxy_temperature", type=float, default=0.05, help="proxy: softmax temperature")
+    loss.add_argument("--proxy_margin", type=float, default=0.1, help="proxy: cosine margin of the true class")
     loss.add_argument("--hard_triplet_mining", type=none_or_str, default="in_batch", choices=[None, "in_batch"],
                       help="None: one sampled triplet per anchor; in_batch: every valid triplet of the batch")
     loss.add_argument("--triplet_loss_margin", type=float, default=1.0, help="triplet loss margin")
@@ -148,12 +151,22 @@ def get_args_parser():
     return parser
 
 
-def build_optimizer(args, model):
+def build_optimizer(args, parameters):
     if args.optimizer == "ADAMW":
-        return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        return torch.optim.AdamW(parameters, lr=args.lr, weight_decay=args.weight_decay)
     if args.optimizer == "ADAM":
-        return torch.optim.Adam(model.parameters(), lr=args.lr)
-    return torch.optim.SGD(model.parameters(), lr=args.lr)
+        return torch.optim.Adam(parameters, lr=args.lr)
+    return torch.optim.SGD(parameters, lr=args.lr)
+
+
+def trainable_parameters(model, criterion):
+    """The model's parameters, and the loss's own (class proxies) when it has any."""
+    extra = list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else []
+    return list(model.parameters()) + extra
+
+
+def criterion_state(criterion):
+    return criterion.state_dict() if isinstance(criterion, torch.nn.Module) else {}
 
 
 def build_schedulers(args, optimizer, steps_per_epoch):
@@ -179,9 +192,10 @@ def prepare_run_folder(args):
     return folder
 
 
-def training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, names):
+def training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best, names):
     return dict(
-        config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), class_names=list(names), epoch=epoch,
+        config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), criterion=criterion_state(criterion),
+        class_names=list(names), epoch=epoch,
         best_metric=best, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
         mining_scheduler=mining_scheduler.state_dict(), args=vars(args),
     )
@@ -258,10 +272,12 @@ def save_epoch_checkpoints(folder, args, state, epoch, new_best):
     save_checkpoint(folder / "last.pt", **state)
 
 
-def restore(folder, device, model, optimizer, scheduler, mining_scheduler):
+def restore(folder, device, model, criterion, optimizer, scheduler, mining_scheduler):
     """Load last.pt into the training objects; returns the next epoch and the best metric so far."""
     state = load_checkpoint(folder / "last.pt", map_location=device)
     model.load_state_dict(state["model"])
+    if isinstance(criterion, torch.nn.Module):
+        criterion.load_state_dict(state["criterion"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     mining_scheduler.load_state_dict(state["mining_scheduler"])
@@ -299,14 +315,16 @@ def train(args, device, folder, tracker):
     validation_set = ClipDataset(data.validation, data.class_ids(data.validation.labels))
 
     model = build_model(ModelConfig.from_args(args)).to(device)
-    optimizer = build_optimizer(args, model)
+    criterion = build_criterion(args)
+    if isinstance(criterion, torch.nn.Module):
+        criterion.to(device)
+    optimizer = build_optimizer(args, trainable_parameters(model, criterion))
     step_scheduler, plateau = build_schedulers(args, optimizer, steps_per_epoch(args, len(train_set)))
     scheduler = step_scheduler or plateau
     mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
-    criterion = build_criterion(args)
     start_epoch, best = 1, float("-inf")
     if args.resume:
-        start_epoch, best = restore(folder, device, model, optimizer, scheduler, mining_scheduler)
+        start_epoch, best = restore(folder, device, model, criterion, optimizer, scheduler, mining_scheduler)
     best_key = "val_accuracy" if args.classification_model else "silhouette_val"
 
     for epoch in range(start_epoch, args.epochs + 1):
@@ -332,7 +350,8 @@ def train(args, device, folder, tracker):
         tracker.log_metrics(epoch, record)
 
         new_best, best = update_best(record[best_key], best, best_key)
-        state = training_state(args, model, optimizer, scheduler, mining_scheduler, epoch, best, data.class_names)
+        state = training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best,
+                               data.class_names)
         save_epoch_checkpoints(folder, args, state, epoch, new_best)
     log.info("best %s %.4f; checkpoints in %s", best_key, best, folder)
     finish(folder, device, tracker, eval_train_set, validation_set, args.seed)

@@ -62,7 +62,7 @@ def time_epoch(args, data, mining_steps):
     class_ids = data.labels.astype(int)
     dataset = ClipDataset(data, class_ids, build_augmentations(args), args.seed)
     model = build_model(ModelConfig.from_args(args))
-    optimizer = train.build_optimizer(args, model)
+    optimizer = train.build_optimizer(args, model.parameters())
     criterion = build_criterion(args)
     results = {}
     for name, mining, batch_size, max_steps in (

@@ -2,7 +2,8 @@ import torch
 from pytorch_metric_learning import distances as pml_distances
 from pytorch_metric_learning import losses as pml_losses
 
-from training.losses import batch_all_triplet_loss, sampled_triplet_loss, supervised_contrastive_loss
+from training.losses import (ProxyLoss, batch_all_triplet_loss, sampled_triplet_loss,
+                             supervised_contrastive_loss)
 
 
 def _batch(seed=0, size=12, classes=3):
@@ -81,3 +82,31 @@ def test_supervised_contrastive_is_lower_when_classes_are_apart():
     apart = torch.tensor([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [-0.9, -0.1]])
     mixed = apart[[0, 2, 1, 3]]
     assert supervised_contrastive_loss(apart, labels, 0.1)[0] < supervised_contrastive_loss(mixed, labels, 0.1)[0]
+
+
+def test_proxy_loss_matches_its_definition_clip_by_clip():
+    embeddings, labels = _batch(seed=5, size=10, classes=4)
+    criterion = ProxyLoss(num_classes=4, dim=8, temperature=0.05, margin=0.2)
+    unit = torch.nn.functional.normalize(embeddings, dim=1)
+    proxies = torch.nn.functional.normalize(criterion.proxies.detach(), dim=1)
+    terms = []
+    for clip, label in zip(unit, labels):
+        logits = torch.stack([(clip @ proxy - (0.2 if c == label else 0.0)) / 0.05 for c, proxy in enumerate(proxies)])
+        terms.append(-torch.log_softmax(logits, dim=0)[label])
+    loss, _ = criterion(embeddings, labels)
+    torch.testing.assert_close(loss, torch.stack(terms).mean())
+
+
+def test_proxy_loss_trains_its_proxies_towards_their_classes():
+    embeddings = torch.nn.functional.one_hot(torch.arange(3), 3).float().repeat(2, 1)
+    labels = torch.arange(3).repeat(2)
+    criterion = ProxyLoss(num_classes=3, dim=3, temperature=0.1, margin=0.1)
+    optimizer = torch.optim.SGD(criterion.parameters(), lr=1.0)
+    before = criterion(embeddings, labels)[0].item()
+    for _ in range(50):
+        optimizer.zero_grad()
+        criterion(embeddings, labels)[0].backward()
+        optimizer.step()
+    assert criterion(embeddings, labels)[0].item() < before / 2
+    nearest = (torch.nn.functional.normalize(criterion.proxies, dim=1) @ embeddings[:3].T).argmax(dim=1)
+    assert nearest.tolist() == [0, 1, 2]

@@ -49,6 +49,17 @@ def test_same_seed_repeats_a_cpu_run_exactly(tmp_path):
         assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
 
 
+def test_proxy_loss_run_stores_and_resumes_its_proxies(tmp_path):
+    whole = read_metrics(_run(tmp_path, "--loss", "supcon+proxy", "--epochs", "2", "--lr_schedule", "plateau",
+                              name="whole") / "metrics.jsonl")
+    _run(tmp_path, "--loss", "supcon+proxy", "--epochs", "1", "--lr_schedule", "plateau", name="cut")
+    proxies = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["criterion"]["proxy.proxies"]
+    assert proxies.shape[1] == ModelConfig().vector_length
+    resumed = read_metrics(_run(tmp_path, "--loss", "supcon+proxy", "--epochs", "2", "--lr_schedule", "plateau",
+                                "--resume", name="cut") / "metrics.jsonl")
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in whole]
+
+
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     # A plateau schedule, because a cosine schedule's length is --epochs, which this test changes on resume.
     whole = read_metrics(_run(tmp_path, "--epochs", "3", "--lr_schedule", "plateau", name="whole") / "metrics.jsonl")

@@ -1,4 +1,5 @@
-"""Metric losses over a batch of embeddings (triplet, supervised contrastive), each returning ``(loss, stats)``.
+"""Metric losses over a batch of embeddings (triplet, supervised contrastive, class proxies), each returning
+``(loss, stats)``.
 
 ``stats`` holds ``valid_triplets`` (anchor-positive-negative triplets the batch offers) and
 ``used_triplets`` (those with a positive loss, i.e. not yet satisfied by the margin).
@@ -65,14 +66,53 @@ def supervised_contrastive_loss(embeddings, labels, temperature):
     return -per_anchor[anchors].sum() / anchors.sum().clamp_min(1), {}
 
 
+class ProxyLoss(torch.nn.Module):
+    """Normalized softmax over one learned proxy vector per class, with an additive cosine margin (CosFace,
+    Wang et al., 2018): every clip is pulled towards its class's proxy and pushed from all others, so each
+    step sees every class, not only the few a batch holds. The proxies are trained with the model and
+    dropped at export; the embedding alone is what search uses."""
+
+    def __init__(self, num_classes, dim, temperature, margin):
+        super().__init__()
+        self.proxies = torch.nn.Parameter(torch.randn(num_classes, dim) / dim ** 0.5)
+        self.temperature = temperature
+        self.margin = margin
+
+    def forward(self, embeddings, labels):
+        cosine = torch.nn.functional.normalize(embeddings, dim=1) @ torch.nn.functional.normalize(self.proxies, dim=1).T
+        cosine = cosine - self.margin * torch.nn.functional.one_hot(labels, cosine.shape[1])
+        return torch.nn.functional.cross_entropy(cosine / self.temperature, labels), {}
+
+
+class CombinedLoss(torch.nn.Module):
+    """The sum of a pairwise loss within the batch and the proxy loss over all classes."""
+
+    def __init__(self, pairwise, proxy):
+        super().__init__()
+        self.pairwise = pairwise
+        self.proxy = proxy
+
+    def forward(self, embeddings, labels):
+        pairwise, stats = self.pairwise(embeddings, labels)
+        return pairwise + self.proxy(embeddings, labels)[0], stats
+
+
 def classification_loss(logits, labels):
     return torch.nn.functional.cross_entropy(logits, labels), {}
 
 
 def build_criterion(args):
-    """The loss ``(outputs, labels) -> (loss, stats)`` the arguments ask for."""
+    """The loss ``(outputs, labels) -> (loss, stats)`` the arguments ask for; a ``torch.nn.Module`` with
+    trainable proxies for ``--loss proxy`` and ``supcon+proxy`` (the optimizer and checkpoints take them)."""
     if args.classification_model:
         return classification_loss
+    if args.loss == "proxy":
+        return ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin)
+    if args.loss == "supcon+proxy":
+        return CombinedLoss(
+            lambda outputs, labels: supervised_contrastive_loss(outputs, labels, args.temperature),
+            ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin),
+        )
     if args.loss == "supcon":
         return lambda outputs, labels: supervised_contrastive_loss(outputs, labels, args.temperature)
     if args.hard_triplet_mining == "in_batch":
