@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import filter_signs, label_ids, read_signs
+from datasets import class_keys, filter_signs, label_ids, read_signs
 from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection, signer_or_stratified_split
 from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
 from training.checkpoint import load_model
-from training.engine import embed
-from training.metrics import nearest_class_accuracy, retrieval_scores, silhouette
+from retrieval.embedding import embed
+from retrieval.metrics import nearest_class_accuracy, retrieval_scores, silhouette
 from utils.cli import comma_list, fold_spec, int_list
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
@@ -170,15 +170,6 @@ def evaluation_sets(args):
         split_set(f"{Path(args.data).name} {language}", data.subset(np.flatnonzero(data.languages == language)), args)
         for language in np.unique(data.languages)
     ]
-
-
-def class_keys(reference, query):
-    """Class of each clip of both sets: the gloss, prefixed by its language when the sets hold several."""
-    parts = (reference, query)
-    if any(part.languages is None for part in parts) or len(np.unique(np.concatenate(
-            [part.languages for part in parts]))) < 2:
-        return [part.labels for part in parts]
-    return [np.char.add(np.char.add(part.languages, ": "), part.labels) for part in parts]
 
 
 def k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed):
