@@ -1,18 +1,20 @@
 """A model's embedding of every clip of a dataset."""
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from datasets import layout
-from datasets.clip_dataset import collate, length_buckets
+from datasets.clip_dataset import ClipDataset, collate, length_buckets
 
 
 @torch.no_grad()
-def embed(model, dataset, device, batch_size=256):
+def embed(model, dataset, device, batch_size=256, progress=False):
     """Model outputs for every item of ``dataset``, batched by similar length; ``[items, dim]`` numpy."""
     model.eval()
     lengths = [len(dataset[i][0]) for i in range(len(dataset))]
     outputs = None
-    for indices in length_buckets(lengths, batch_size):
+    for indices in tqdm(length_buckets(lengths, batch_size), desc="embedding", unit="batch", disable=not progress,
+                        leave=False):
         keypoints, padding_mask, _ = collate([dataset[i] for i in indices])
         result = model(keypoints.to(device), padding_mask.to(device)).float().cpu().numpy()
         if outputs is None:
@@ -29,3 +31,8 @@ def hands_detected(data):
     seen = ~np.isnan(hands).all(axis=(1, 2))
     counts = np.add.reduceat(seen, data.offsets[:-1]) if len(data) else np.zeros(0, dtype=np.int64)
     return (counts > 0) & (data.lengths > 0)
+
+
+def embed_signs(model, data, device, batch_size=256, progress=False):
+    """``[clips, dim]`` embeddings of every clip of a SignData (normalized as in training, not augmented)."""
+    return embed(model, ClipDataset(data, np.zeros(len(data), dtype=np.int64)), device, batch_size, progress)
