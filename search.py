@@ -48,8 +48,8 @@ def get_args_parser():
                            help="index file of search.py index (default: the bundled pretrained/index.npz)")
     searching.add_argument("-k", type=int, default=5, help="nearest glosses to list (default %(default)s)")
     searching.add_argument("--backend", default="auto", choices=BACKENDS,
-                           help="nearest-neighbour search: torch (exact, small indexes), faiss (exact, large ones), "
-                                "auto: faiss from 50,000 clips on (default %(default)s)")
+                           help="nearest-neighbour search, both exact: torch or faiss; auto: faiss for indexes of "
+                                "10,000 clips or more queried a few clips at a time, else torch (default %(default)s)")
     searching.add_argument("--json", nargs="?", const="-", default="", metavar="FILE",
                            help="write the results as JSON to FILE (to stdout without FILE) instead of a table")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.sign_data import DataError
-from retrieval.neighbours import build_search, nearest_classes
+from retrieval.neighbours import build_search, choose_backend, nearest_classes
 from retrieval.practice import score_quantiles
 from utils.atomic import atomic_path
 
@@ -51,8 +51,7 @@ class SignIndex:
     score_quantiles: np.ndarray
     signers: np.ndarray | None = None
     source: str = ""
-    _search: object = field(default=None, repr=False, compare=False)
-    _backend: str = field(default="", repr=False, compare=False)
+    _searches: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self):
         return len(self.labels)
@@ -61,11 +60,13 @@ class SignIndex:
     def glosses(self):
         return np.unique(self.labels)
 
-    def search(self, backend="auto"):
-        """The nearest-neighbour backend over the embeddings (built once per backend name)."""
-        if self._search is None or self._backend != backend:
-            self._search, self._backend = build_search(self.embeddings, backend), backend
-        return self._search
+    def search(self, backend="auto", queries=1):
+        """The nearest-neighbour backend over the embeddings for ``queries`` queries at once (built once
+        per backend)."""
+        name = choose_backend(backend, len(self), queries)
+        if name not in self._searches:
+            self._searches[name] = build_search(self.embeddings, name)
+        return self._searches[name]
 
     def resolve_gloss(self, gloss):
         """The index's label for ``gloss``: itself, or the one "LANGUAGE: gloss" label it names; None if
@@ -80,7 +81,8 @@ class SignIndex:
         ``[queries, k']`` with ``k' = min(k, glosses in the index)``, nearest first."""
         glosses, class_index = np.unique(self.labels, return_inverse=True)
         k = min(k, len(glosses))
-        order, distances = nearest_classes(self.search(backend), class_index, len(glosses), query, k)
+        search = self.search(backend, len(query))
+        order, distances = nearest_classes(search, class_index, len(glosses), query, k)
         return glosses[order], distances
 
     def to_arrays(self):
