@@ -139,6 +139,7 @@ def write_output(args, document, table):
 
 
 def format_table(header, rows):
+    rows = [list(row) + [""] * (len(header) - len(row)) for row in rows]
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header] + rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
