@@ -35,7 +35,7 @@ from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
 from training.checkpoint import load_model
 from retrieval.embedding import embed
 from retrieval.metrics import nearest_class_accuracy, retrieval_scores, silhouette
-from utils.cli import comma_list, fold_spec, int_list
+from utils.cli import comma_list, fold_spec, format_table, int_list
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
 from utils.run_files import write_json
@@ -264,10 +264,7 @@ def table(results, k_shots):
                 percent(figures["class_accuracy"]),
                 "-" if math.isnan(silhouette_value) else f"{silhouette_value:.3f}",
             ] + [percent(figures["k_shot"][str(k)]["top1"]) for k in k_shots])
-    widths = [max(len(row[i]) for row in [columns] + rows) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [columns] + rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return format_table(columns, rows)
 
 
 def without_nan(value):

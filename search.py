@@ -26,7 +26,7 @@ from retrieval.index import build_index, check_output, file_sha256, load_index, 
 from retrieval.neighbours import BACKENDS
 from retrieval.practice import assess
 from training.checkpoint import load_model
-from utils.cli import comma_list
+from utils.cli import comma_list, format_table
 from utils.reproducibility import resolve_device
 
 log = logging.getLogger("search")
@@ -136,14 +136,6 @@ def write_output(args, document, table):
 
         write_json(args.json, document)
         log.info("wrote %s", args.json)
-
-
-def format_table(header, rows):
-    rows = [list(row) + [""] * (len(header) - len(row)) for row in rows]
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header] + rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def run_query(args):
