@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -198,7 +199,7 @@ def run_practice(args):
     result = assess(index, embedding, gloss, args.k, args.references, args.backend)
     result.update(clip=args.clip, clip_id=str(clip.clip_ids[0]), index=args.index, embedding=embedding.tolist())
     lines = [
-        f"{args.clip} as {gloss!r}: score {result['score']:.0f}/100",
+        f"{result['clip_id'] if args.clip_id else args.clip} as {gloss!r}: score {result['score']:.0f}/100",
         f"distance to the nearest {gloss!r} clip {result['distance']:.3f} (median distance between different "
         f"signs of the index: {result['other_gloss_median']:.3f})",
         "",
@@ -226,6 +227,8 @@ def main(argv=None):
     except (DataError, ValueError, FileNotFoundError) as error:
         log.error("%s", error)
         sys.exit(2)
+    except BrokenPipeError:  # the reader of stdout (e.g. head) stopped early: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -29,6 +29,24 @@ evaluate asl_mit_held_out --data "$DATA"
 if [ -d "$SIGNS" ]; then
     evaluate ksl --data "$SIGNS/ksl.npz"
     evaluate other --data "$SIGNS/other.npz" --per-language
+    # ASL signers the model never saw: asl.npz without the four MIT sources, only glosses the index holds.
+    unseen=$(mktemp -d)/asl_unseen_signers.npz
+    python - "$SIGNS/asl.npz" pretrained/index.npz "$unseen" <<'PY'
+import sys
+import numpy as np
+source, index, output = sys.argv[1:]
+with np.load(source) as file, np.load(index) as known:
+    arrays = {key: file[key] for key in file.files}
+    keep = np.flatnonzero(~np.isin(arrays["signer"], known["signers"]) & np.isin(arrays["label"], known["labels"]))
+offsets, keypoints = arrays.pop("offsets"), arrays.pop("keypoints")
+starts, ends = offsets[keep], offsets[keep + 1]
+frames = [keypoints[start:end] for start, end in zip(starts, ends)]
+np.savez(output, keypoints=np.concatenate(frames), offsets=np.concatenate([[0], np.cumsum(ends - starts)]),
+         **{key: value[keep] for key, value in arrays.items()})
+PY
+    python evaluate.py --checkpoint pretrained/model.pt --baseline --reference "$DATA" --query "$unseen" --k-shot "" \
+        --json pretrained/evaluation/asl_unseen_signers.json
+    python results/practice_calibration.py --data "$SIGNS/asl.npz" | tee pretrained/evaluation/practice_calibration.txt
 else
     echo "$SIGNS not found: zero-shot figures skipped" >&2
 fi
