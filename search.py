@@ -27,8 +27,10 @@ from retrieval.index import build_index, check_output, file_sha256, load_index, 
 from retrieval.neighbours import BACKENDS
 from retrieval.practice import assess
 from training.checkpoint import load_model
+from utils.atomic import same_file
 from utils.cli import comma_list, format_table
 from utils.reproducibility import resolve_device
+from utils.run_files import write_json
 
 log = logging.getLogger("search")
 
@@ -121,8 +123,12 @@ def run_index(args):
              index.embeddings.shape[1])
 
 
-def open_index(args):
-    """The model of --checkpoint and the index of --index, refused unless that model made it."""
+def open_index(args, clips):
+    """The model of --checkpoint and the index of --index, refused unless that model made it; also refuses
+    a --json file that is one of the inputs, before any work."""
+    inputs = (clips, args.index, args.checkpoint)
+    if args.json not in ("", "-") and any(same_file(args.json, path) for path in inputs):
+        raise DataError(f"--json {args.json}: is an input of this command; write the JSON to another file")
     model, sha, _ = load_checkpoint_model(args)
     return model, load_index(args.index, sha, args.checkpoint)
 
@@ -133,14 +139,12 @@ def write_output(args, document, table):
     elif args.json == "-":
         print(json.dumps(document, indent=2))
     else:
-        from utils.run_files import write_json
-
         write_json(args.json, document)
         log.info("wrote %s", args.json)
 
 
 def run_query(args):
-    model, index = open_index(args)
+    model, index = open_index(args, args.clips)
     data = read_signs(args.clips, args.cache_dir or None)
     seen = hands_detected(data)
     found = data.subset(np.flatnonzero(seen))
@@ -188,7 +192,7 @@ def practice_clip(args):
 
 
 def run_practice(args):
-    model, index = open_index(args)
+    model, index = open_index(args, args.clip)
     gloss = index.resolve_gloss(args.gloss)
     if gloss is None:
         shown = ", ".join(index.glosses[:20]) + (", ..." if len(index.glosses) > 20 else "")

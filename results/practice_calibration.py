@@ -45,7 +45,8 @@ def main():
     wrong = np.where(intended, np.nan, scores)
     pairs = (right[:, None] > wrong)[~intended].mean()
     signers = "signers unknown" if attempts.signers is None else f"{len(np.unique(attempts.signers))} signers"
-    print(f"{len(attempts)} clips of {len(np.unique(attempts.labels))} glosses by {signers} not in {Path(args.index).name}")
+    glosses_seen = len(np.unique(attempts.labels))
+    print(f"{len(attempts)} clips of {glosses_seen} glosses by {signers} not in {Path(args.index).name}")
     for name, values in (("correct gloss", right), ("other glosses", wrong[~intended])):
         quartiles = " / ".join(f"{q:.1f}" for q in np.percentile(values, [25, 50, 75]))
         print(f"  scored as {name}: mean {values.mean():.1f}, quartiles {quartiles}")

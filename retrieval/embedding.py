@@ -28,9 +28,8 @@ def hands_detected(data):
 
     A clip without hands carries no sign: its embedding would say only where the body stood."""
     hands = np.concatenate([data.keypoints[:, layout.LEFT_HAND], data.keypoints[:, layout.RIGHT_HAND]], axis=1)
-    seen = ~np.isnan(hands).all(axis=(1, 2))
-    counts = np.add.reduceat(seen, data.offsets[:-1]) if len(data) else np.zeros(0, dtype=np.int64)
-    return (counts > 0) & (data.lengths > 0)
+    frames_seen = np.concatenate([[0], np.cumsum(~np.isnan(hands).all(axis=(1, 2)))])
+    return frames_seen[data.offsets[1:]] > frames_seen[data.offsets[:-1]]
 
 
 def embed_signs(model, data, device, batch_size=256, progress=False):

@@ -26,7 +26,7 @@ import numpy as np
 from datasets.sign_data import DataError
 from retrieval.neighbours import build_search, choose_backend, nearest_classes
 from retrieval.practice import score_quantiles
-from utils.atomic import atomic_path
+from utils.atomic import atomic_path, same_file
 
 REQUIRED_KEYS = ("embeddings", "labels", "clip_ids", "model_sha256", "config", "score_quantiles")
 OPTIONAL_KEYS = ("signers",)
@@ -120,9 +120,8 @@ def check_output(path, overwrite=False, inputs=()):
     path = Path(path)
     if path.suffix != ".npz":
         raise DataError(f"{path}: an index file is a .npz; name it INDEX.npz")
-    for source in inputs:
-        if path.exists() and Path(source).exists() and path.resolve() == Path(source).resolve():
-            raise DataError(f"{path}: is an input of this command; write the index to another file")
+    if any(same_file(path, source) for source in inputs):
+        raise DataError(f"{path}: is an input of this command; write the index to another file")
     if path.is_dir():
         raise DataError(f"{path}: is a folder; name the index file")
     if path.exists() and not overwrite:
@@ -178,8 +177,9 @@ def load_index(path, model_sha256=None, checkpoint=""):
     _check_shapes(arrays, path)
     index_sha = _text(arrays, "model_sha256", path)
     if model_sha256 is not None and index_sha != model_sha256:
-        raise DataError(f"{path}: built by another model (sha256 {index_sha[:12]}...), not by {checkpoint or 'this checkpoint'} "
-                        f"({model_sha256[:12]}...); rebuild it with search.py index --checkpoint {checkpoint or 'CKPT'}")
+        raise DataError(f"{path}: built by another model (sha256 {index_sha[:12]}...), not by "
+                        f"{checkpoint or 'this checkpoint'} ({model_sha256[:12]}...); rebuild it with "
+                        f"search.py index --checkpoint {checkpoint or 'CKPT'}")
     try:
         config = json.loads(_text(arrays, "config", path))
     except json.JSONDecodeError as error:

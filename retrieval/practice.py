@@ -2,9 +2,9 @@
 
 Calibration, computed once per index (:func:`score_quantiles`, stored in the index as ``score_quantiles``):
 for every index clip, the distance to its nearest clip of a *different* gloss made by *another* signer
-(any clip of a different gloss when the index does not know its signers, or knows only one). These "other-gloss" distances
-say how close two different signs get in this model's space; their 101 quantiles (0%, 1%, ..., 100%) are
-the scale.
+(any clip of a different gloss when the index does not know its signers, or knows only one). These
+"other-gloss" distances say how close two different signs get in this model's space; their 101 quantiles
+(0%, 1%, ..., 100%) are the scale.
 
 Score (:func:`practice_score`, mirrored by the browser page): ``d`` is the distance from the attempt's
 embedding to the nearest index clip of the intended gloss, and

@@ -218,8 +218,9 @@ def test_query_and_practice_zero_shot_on_other_languages(tmp_path, capsys, caplo
         language, signer, label = file["language"], file["signer"], file["label"]
     bisindo = np.flatnonzero(language == "BISINDO")
     held_out = sorted(np.unique(signer[bisindo]))[0]
-    reference = npz_subset(OTHER_NPZ, bisindo[signer[bisindo] != held_out], tmp_path / "bisindo_refs.npz")
-    queries = bisindo[(signer[bisindo] == held_out) & np.isin(label[bisindo], label[bisindo][signer[bisindo] != held_out])]
+    others = signer[bisindo] != held_out
+    reference = npz_subset(OTHER_NPZ, bisindo[others], tmp_path / "bisindo_refs.npz")
+    queries = bisindo[~others & np.isin(label[bisindo], label[bisindo][others])]
     index_path = tmp_path / "bisindo_index.npz"
     run_search("index", reference, "-o", index_path, "--checkpoint", PRETRAINED_MODEL)
     attempt = npz_subset(OTHER_NPZ, queries[:1], tmp_path / "attempt.npz")
@@ -320,6 +321,17 @@ def test_index_never_overwrites_its_input_or_an_existing_file(tmp_path, caplog):
     assert code == 2 and PRETRAINED_MODEL.read_bytes() == checkpoint_bytes
     run_search("index", source, "-o", output, "--checkpoint", PRETRAINED_MODEL, "--overwrite")
     assert len(load_index(output)) == 24
+
+
+@requires(KSL_NPZ)
+def test_json_output_never_replaces_an_input(ksl_index, tmp_path, caplog):
+    clip = npz_subset(KSL_NPZ, [3], tmp_path / "attempt.npz")
+    original = clip.read_bytes()
+    for command in (["query", clip], ["practice", clip, "--gloss", read_signs(clip).labels[0]]):
+        code, line = exit_line(caplog, *command, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL,
+                               "--json", clip)
+        assert code == 2 and "--json" in line and "is an input" in line
+    assert clip.read_bytes() == original
 
 
 def test_pretrained_checkpoint_is_small_and_loads_with_weights_only():
