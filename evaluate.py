@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import filter_signs, label_ids, read_signs
+from datasets import class_keys, filter_signs, label_ids, read_signs
 from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection, signer_or_stratified_split
 from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
 from training.checkpoint import load_model
-from training.engine import embed
-from training.metrics import nearest_class_accuracy, retrieval_scores, silhouette
-from utils.cli import comma_list, fold_spec, int_list
+from retrieval.embedding import embed
+from retrieval.metrics import nearest_class_accuracy, retrieval_scores, silhouette
+from utils.cli import comma_list, fold_spec, format_table, int_list
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
 from utils.run_files import write_json
@@ -172,15 +172,6 @@ def evaluation_sets(args):
     ]
 
 
-def class_keys(reference, query):
-    """Class of each clip of both sets: the gloss, prefixed by its language when the sets hold several."""
-    parts = (reference, query)
-    if any(part.languages is None for part in parts) or len(np.unique(np.concatenate(
-            [part.languages for part in parts]))) < 2:
-        return [part.labels for part in parts]
-    return [np.char.add(np.char.add(part.languages, ": "), part.labels) for part in parts]
-
-
 def k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed):
     """Top-1 and top-5 with ``k`` reference clips per class: mean and spread over seeded draws."""
     draws = []
@@ -273,10 +264,7 @@ def table(results, k_shots):
                 percent(figures["class_accuracy"]),
                 "-" if math.isnan(silhouette_value) else f"{silhouette_value:.3f}",
             ] + [percent(figures["k_shot"][str(k)]["top1"]) for k in k_shots])
-    widths = [max(len(row[i]) for row in [columns] + rows) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [columns] + rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return format_table(columns, rows)
 
 
 def without_nan(value):

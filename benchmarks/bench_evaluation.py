@@ -18,8 +18,8 @@ from datasets.sign_data import SignData
 from models import ModelConfig, build_model
 from models.raw_keypoints import RawKeypointEmbedding
 from train import get_args_parser as training_args
-from training.engine import embed
-from training.metrics import mean_average_precision, rank_classes
+from retrieval.embedding import embed
+from retrieval.metrics import mean_average_precision, rank_classes
 from utils.reproducibility import resolve_device
 
 

@@ -87,6 +87,15 @@ def class_names(labels):
     return sorted(unique)
 
 
+def class_keys(*parts):
+    """Class of each clip of every part: the gloss, prefixed by its language ("LSM: hello") when the parts
+    hold several languages, since the same word is then different signs."""
+    if any(part.languages is None for part in parts) or len(np.unique(np.concatenate(
+            [part.languages for part in parts]))) < 2:
+        return [part.labels for part in parts]
+    return [np.char.add(np.char.add(part.languages, ": "), part.labels) for part in parts]
+
+
 def label_ids(labels, names):
     """Each label's position in ``names``, as int64 class ids."""
     index = {name: i for i, name in enumerate(names)}

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets import filter_signs, label_ids, read_signs  # noqa: E402
 from datasets.clip_dataset import ClipDataset  # noqa: E402
 from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
-from training.engine import embed  # noqa: E402
-from training.metrics import nearest_class_accuracy  # noqa: E402
+from retrieval.embedding import embed  # noqa: E402
+from retrieval.metrics import nearest_class_accuracy  # noqa: E402
 
 
 def main():

@@ -4,7 +4,8 @@ import torch
 
 from datasets.clip_dataset import ClipDataset, collate, epoch_order
 from models import build_model
-from training.engine import PreBatchMining, embed, evaluate, train_one_epoch
+from retrieval.embedding import embed
+from training.engine import PreBatchMining, evaluate, train_one_epoch
 from training.losses import supervised_contrastive_loss
 from training.mining import MiningScheduler
 from training.schedule import warmup_cosine

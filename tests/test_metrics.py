@@ -5,9 +5,9 @@ import torch
 
 from datasets.splits import k_shot_selection, signer_folds, signer_or_stratified_split
 from models.raw_keypoints import RawKeypointEmbedding
-from training import metrics
-from training.metrics import (mean_average_precision, nearest_class_accuracy, rank_classes, retrieval_scores,
-                              silhouette)
+from retrieval import metrics
+from retrieval.metrics import (mean_average_precision, nearest_class_accuracy, rank_classes, retrieval_scores,
+                               silhouette)
 
 # References on a line: class 0 at x=0 and x=10, class 1 at x=3, class 2 at x=6.
 REFERENCE = np.array([[0.0], [10.0], [3.0], [6.0]])

@@ -39,3 +39,37 @@ def load_model(path, device="cpu"):
     model = build_model(checkpoint["config"])
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), checkpoint
+
+
+RELEASE_KEYS = ("config", "model", "class_names", "epoch")
+
+
+def save_release(source, path, half=True):
+    """A checkpoint to distribute: the model config, weights (float16 when ``half``: half the size; they
+    load into the float32 model as usual), class names and epoch of ``source``; no optimizer or run state."""
+    checkpoint = load_checkpoint(source)
+    state = {key: checkpoint[key] for key in RELEASE_KEYS if key in checkpoint}
+    if half:
+        state["model"] = {name: tensor.half() if tensor.is_floating_point() else tensor
+                          for name, tensor in checkpoint["model"].items()}
+    save_checkpoint(path, **state)
+    return path
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a small checkpoint to distribute: weights, config and class "
+                                                 "names only (float16 weights by default).")
+    parser.add_argument("source", help="checkpoint of a train.py run (best.pt)")
+    parser.add_argument("output", help="checkpoint to write")
+    parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    args = parser.parse_args(argv)
+    if Path(args.output).resolve() == Path(args.source).resolve():
+        raise SystemExit(f"error: {args.output}: is the source checkpoint; write the release to another file")
+    save_release(args.source, args.output, half=not args.fp32)
+    print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""One epoch of training, and embedding/evaluation of whole datasets.
+"""One epoch of training, and the per-epoch evaluation of whole datasets.
 
 Nothing here knows about ranks, trackers or files: it is handed a model, batches, an optimizer, a loss
 and a device.
@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datasets.clip_dataset import collate, length_buckets
-from training.metrics import retrieval_scores, silhouette
+from retrieval.embedding import embed
+from retrieval.metrics import retrieval_scores, silhouette
 from training.mining import group_hard_batches
 
 
@@ -110,21 +110,6 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
         result["used_triplets"] = int(totals["used_triplets"])
         result["pct_used"] = 100.0 * totals["used_triplets"] / max(totals["valid_triplets"], 1)
     return result
-
-
-@torch.no_grad()
-def embed(model, dataset, device, batch_size=256):
-    """Model outputs for every item of ``dataset``, batched by similar length; ``[items, dim]`` numpy."""
-    model.eval()
-    lengths = [len(dataset[i][0]) for i in range(len(dataset))]
-    outputs = None
-    for indices in length_buckets(lengths, batch_size):
-        keypoints, padding_mask, _ = collate([dataset[i] for i in indices])
-        result = model(keypoints.to(device), padding_mask.to(device)).float().cpu().numpy()
-        if outputs is None:
-            outputs = np.empty((len(dataset), result.shape[1]), dtype=np.float32)
-        outputs[indices] = result
-    return outputs
 
 
 def evaluate(model, train_set, validation_set, device, classification=False):

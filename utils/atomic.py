@@ -26,3 +26,11 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def same_file(path, other):
+    """Whether two paths name one existing file, so that writing to one would destroy the other."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False

@@ -1,4 +1,4 @@
-"""Small argument types shared by the command-line scripts."""
+"""Small argument types and the plain-text table shared by the command-line scripts."""
 import argparse
 
 
@@ -34,3 +34,12 @@ def fold_spec(value):
     if not 1 <= fold <= folds:
         raise argparse.ArgumentTypeError(f"fold {fold} of {folds}: K must be between 1 and N")
     return fold - 1, folds
+
+
+def format_table(header, rows):
+    """Columns padded to their widest cell, a dashed rule under the header; short rows end in blanks."""
+    rows = [[str(cell) for cell in row] + [""] * (len(header) - len(row)) for row in [header] + list(rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

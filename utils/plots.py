@@ -16,7 +16,7 @@ import plotly.express as px
 from plotly.subplots import make_subplots
 from sklearn.manifold import TSNE
 
-from training.engine import embed
+from retrieval.embedding import embed
 from utils.atomic import atomic_path
 from utils.run_files import read_metrics
 

@@ -1,7 +1,10 @@
-"""Metrics on embeddings: silhouette score, nearest-class accuracy, per-class accuracy and retrieval mAP.
+"""Ranking and metrics on embeddings: nearest-class ranking, silhouette score, nearest-class accuracy,
+per-class accuracy and retrieval mAP.
 
 Distances are Euclidean throughout. Queries are scored in chunks so that 10,000 x 10,000 distance
-matrices never have to exist at once.
+matrices never have to exist at once. Classes are ranked by their nearest clip in one place
+(:func:`nearest_by_class` and :func:`closest_classes`), whether the distances come from every reference
+(evaluation, training) or from the nearest neighbours a search backend found (:mod:`retrieval.neighbours`).
 """
 import numpy as np
 import torch
@@ -19,9 +22,31 @@ def silhouette(embeddings, labels):
     return float(silhouette_score(np.asarray(embeddings), labels, metric="euclidean"))
 
 
-def _query_chunks(query):
+def query_chunks(query):
     query = torch.as_tensor(np.asarray(query), dtype=torch.float32)
     return torch.split(query, QUERY_CHUNK)
+
+
+def nearest_by_class(distances, neighbour_classes, classes):
+    """``[queries, classes]``: each query's distance to the nearest of its neighbours in every class.
+
+    ``distances`` and ``neighbour_classes`` (class positions, ``0 <= c < classes``) are ``[queries, n]``:
+    every reference, or the nearest ``n`` clips a search found. A class with no listed neighbour is inf."""
+    nearest = distances.new_full((len(distances), classes), float("inf"))
+    return nearest.scatter_reduce_(1, neighbour_classes, distances, reduce="amin")
+
+
+def closest_classes(nearest, k):
+    """The ``k`` classes with the nearest clip: ``(positions [queries, k], distances [queries, k])``, nearest
+    first; position -1 and distance inf past the classes that have a neighbour."""
+    distances, order = nearest.sort(dim=1)
+    distances, order = distances[:, :k], order[:, :k]
+    order[torch.isinf(distances)] = -1
+    missing = k - order.shape[1]
+    if missing > 0:
+        order = torch.cat([order, order.new_full((len(order), missing), -1)], dim=1)
+        distances = torch.cat([distances, distances.new_full((len(distances), missing), float("inf"))], dim=1)
+    return order, distances
 
 
 def rank_classes(query, reference, reference_labels, k):
@@ -32,16 +57,12 @@ def rank_classes(query, reference, reference_labels, k):
     reference_labels = torch.as_tensor(np.asarray(reference_labels), dtype=torch.long)
     classes = torch.unique(reference_labels)
     class_index = torch.searchsorted(classes, reference_labels)
-    ranked = []
-    for chunk in _query_chunks(query):
-        distances = torch.cdist(chunk, reference)
-        nearest = torch.full((len(chunk), len(classes)), float("inf"))
-        nearest.scatter_reduce_(1, class_index.expand(len(chunk), -1), distances, reduce="amin")
-        ranked.append(classes[nearest.argsort(dim=1)[:, :k]])
-    ranked = torch.cat(ranked) if ranked else torch.zeros((0, min(k, len(classes))), dtype=torch.long)
-    if ranked.shape[1] < k:
-        ranked = torch.cat([ranked, ranked.new_full((len(ranked), k - ranked.shape[1]), -1)], dim=1)
-    return ranked
+    ranked = [torch.zeros((0, k), dtype=torch.long)]
+    for chunk in query_chunks(query):
+        nearest = nearest_by_class(torch.cdist(chunk, reference), class_index.expand(len(chunk), -1), len(classes))
+        order, _ = closest_classes(nearest, k)
+        ranked.append(torch.where(order >= 0, classes[order.clamp(min=0)], -1))
+    return torch.cat(ranked)
 
 
 def known_queries(query_labels, reference_labels):
@@ -86,7 +107,7 @@ def mean_average_precision(query, query_labels, reference, reference_labels):
     query_labels = torch.as_tensor(np.asarray(query_labels)[known], dtype=torch.long)
     positions = torch.arange(1, len(reference) + 1, dtype=torch.float32)
     precisions = []
-    for chunk, labels in zip(_query_chunks(np.asarray(query)[known]), torch.split(query_labels, QUERY_CHUNK)):
+    for chunk, labels in zip(query_chunks(np.asarray(query)[known]), torch.split(query_labels, QUERY_CHUNK)):
         order = torch.cdist(chunk, reference).argsort(dim=1)
         relevant = (reference_labels[order] == labels[:, None]).float()
         precision_at_hits = relevant.cumsum(dim=1) / positions * relevant

@@ -1,0 +1,239 @@
+"""Search signs by example and score practice attempts, with a model and an index of its embeddings.
+
+    python search.py index DATA -o INDEX.npz [--checkpoint CKPT]       # embed a dataset into an index
+    python search.py query CLIPS [--index INDEX.npz] [-k 5] [--json]   # the nearest glosses of every clip
+    python search.py practice CLIP --gloss G [--index INDEX.npz]       # a 0-100 score for an attempt at G
+
+DATA and CLIPS are anything the project reads (SPOTER CSV, MediaPipe .npz, .pose, landmark files of
+preprocess.py extract, class folders). The checkpoint and index default to the bundled pretrained model
+(pretrained/model.pt, pretrained/index.npz). An index remembers the sha256 of the checkpoint that made
+it; query and practice refuse an index of another model. The practice score is calibrated on the index's
+own distances: see retrieval/practice.py and the README's "Search and practice".
+"""
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from datasets import class_keys, filter_signs, read_signs
+from datasets.sign_data import DataError
+from retrieval.embedding import embed_signs, hands_detected
+from retrieval.index import build_index, check_output, file_sha256, load_index, save_index
+from retrieval.neighbours import BACKENDS
+from retrieval.practice import assess
+from training.checkpoint import load_model
+from utils.atomic import same_file
+from utils.cli import comma_list, format_table
+from utils.reproducibility import resolve_device
+from utils.run_files import write_json
+
+log = logging.getLogger("search")
+
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+DEFAULT_CHECKPOINT = PRETRAINED / "model.pt"
+DEFAULT_INDEX = PRETRAINED / "index.npz"
+
+
+def get_args_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
+                        help="model that embeds the clips (default: the bundled pretrained/model.pt)")
+    common.add_argument("--device", default="cpu", help="cpu, auto (CUDA if available), cuda or cuda:N")
+    common.add_argument("--batch-size", type=int, default=256, help="clips per embedding batch")
+    common.add_argument("--cache-dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
+    searching = argparse.ArgumentParser(add_help=False)
+    searching.add_argument("--index", default=str(DEFAULT_INDEX),
+                           help="index file of search.py index (default: the bundled pretrained/index.npz)")
+    searching.add_argument("-k", type=int, default=5, help="nearest glosses to list (default %(default)s)")
+    searching.add_argument("--backend", default="auto", choices=BACKENDS,
+                           help="nearest-neighbour search, both exact: torch or faiss; auto: faiss for indexes of "
+                                "10,000 clips or more queried a few clips at a time, else torch (default %(default)s)")
+    searching.add_argument("--json", nargs="?", const="-", default="", metavar="FILE",
+                           help="write the results as JSON to FILE (to stdout without FILE) instead of a table")
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    index = commands.add_parser("index", parents=[common], help="embed a dataset into an index file",
+                                description="Embed every clip of DATA into one .npz index (see retrieval/index.py).")
+    index.add_argument("data", help="any readable dataset (.csv, .csv.gz, .npz, .pose, class folder)")
+    index.add_argument("-o", "--output", required=True, help="index file to write (.npz)")
+    index.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
+                       help="comma-separated labels to leave out (default %(default)s); '' keeps all")
+    index.add_argument("--overwrite", action="store_true", help="replace OUTPUT when it exists")
+
+    query = commands.add_parser("query", parents=[common, searching], help="the nearest glosses of every clip",
+                                description="List the k nearest glosses (by their nearest index clip) of every clip.")
+    query.add_argument("clips", help="any readable file or folder of clips")
+
+    practice = commands.add_parser("practice", parents=[common, searching], help="score an attempt at a gloss",
+                                   description="Score one clip as an attempt at --gloss, 0-100, calibrated on the "
+                                               "index (see the README's 'Search and practice').")
+    practice.add_argument("clip", help="a file holding the attempt (one clip, or several with --clip-id)")
+    practice.add_argument("--gloss", required=True, help="the gloss the clip is meant to be")
+    practice.add_argument("--clip-id", default="", help="which clip of a file holding several")
+    practice.add_argument("--references", type=int, default=3, help="closest reference clips to list")
+    return parser
+
+
+def check_args(args):
+    if args.batch_size < 1:
+        raise DataError(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    if getattr(args, "k", 1) < 1:
+        raise DataError(f"-k {args.k}: expected an integer >= 1")
+    if getattr(args, "references", 1) < 0:
+        raise DataError(f"--references {args.references}: expected an integer >= 0")
+
+
+def load_checkpoint_model(args):
+    """``(model, its sha256, its config)`` of --checkpoint."""
+    if not Path(args.checkpoint).is_file():
+        raise DataError(f"{args.checkpoint}: checkpoint not found (--checkpoint)")
+    model, checkpoint = load_model(args.checkpoint, resolve_device(args.device))
+    return model, file_sha256(args.checkpoint), checkpoint["config"]
+
+
+def with_hands(data):
+    """The clips of ``data`` in which a hand was detected; the others are reported and left out."""
+    seen = hands_detected(data)
+    if not seen.all():
+        log.warning("%s: %d of %d clip(s) with no hand detected in any frame left out", data.source,
+                    int((~seen).sum()), len(data))
+    return data.subset(np.flatnonzero(seen))
+
+
+def run_index(args):
+    inputs = [args.data, args.checkpoint]
+    check_output(args.output, args.overwrite, inputs)
+    model, sha, config = load_checkpoint_model(args)
+    data = filter_signs(read_signs(args.data, args.cache_dir or None), exclude_labels=args.exclude_labels)
+    data = with_hands(data)
+    if not len(data):
+        raise DataError(f"{args.data}: no clip with a detected hand to index")
+    log.info("embedding %d clips of %s", len(data), args.data)
+    embeddings = embed_signs(model, data, resolve_device(args.device), args.batch_size, progress=True)
+    index = build_index(embeddings, data, class_keys(data)[0], sha, config)
+    path = save_index(index, args.output, args.overwrite, inputs)
+    signers = "signers unknown" if index.signers is None else f"{len(np.unique(index.signers))} signers"
+    log.info("wrote %s: %d clips, %d glosses, %s, vector %d", path, len(index), len(index.glosses), signers,
+             index.embeddings.shape[1])
+
+
+def open_index(args, clips):
+    """The model of --checkpoint and the index of --index, refused unless that model made it; also refuses
+    a --json file that is one of the inputs, before any work."""
+    inputs = (clips, args.index, args.checkpoint)
+    if args.json not in ("", "-") and any(same_file(args.json, path) for path in inputs):
+        raise DataError(f"--json {args.json}: is an input of this command; write the JSON to another file")
+    model, sha, _ = load_checkpoint_model(args)
+    return model, load_index(args.index, sha, args.checkpoint)
+
+
+def write_output(args, document, table):
+    if not args.json:
+        print(table)
+    elif args.json == "-":
+        print(json.dumps(document, indent=2))
+    else:
+        write_json(args.json, document)
+        log.info("wrote %s", args.json)
+
+
+def run_query(args):
+    model, index = open_index(args, args.clips)
+    data = read_signs(args.clips, args.cache_dir or None)
+    seen = hands_detected(data)
+    found = data.subset(np.flatnonzero(seen))
+    results, rows = [], []
+    if len(found):
+        embeddings = embed_signs(model, found, resolve_device(args.device), args.batch_size)
+        glosses, distances = index.nearest_glosses(embeddings, args.k, args.backend)
+    position = 0
+    for clip in range(len(data)):
+        record = {"clip_id": str(data.clip_ids[clip]), "label": str(data.labels[clip])}
+        if not seen[clip]:
+            record["error"] = "no hand detected in any frame"
+            rows.append([record["clip_id"], record["label"], "no hand detected in any frame: not searched"])
+        else:
+            pairs = [(str(g), float(d)) for g, d in zip(glosses[position], distances[position]) if math.isfinite(d)]
+            record["nearest"] = [{"gloss": g, "distance": d} for g, d in pairs]
+            record["embedding"] = embeddings[position].tolist()
+            rows.append([record["clip_id"], record["label"]] + [f"{g} ({d:.3f})" for g, d in pairs])
+            position += 1
+        results.append(record)
+    k = min(args.k, len(index.glosses))
+    document = {"index": args.index, "checkpoint": args.checkpoint, "model_sha256": index.model_sha256,
+                "distance": "euclidean", "clips": results}
+    header = ["clip", "label"] + [f"gloss {rank} (distance)" for rank in range(1, k + 1)]
+    write_output(args, document, format_table(header, rows))
+    if not len(found):
+        raise DataError(f"{args.clips}: no clip with a detected hand; nothing to search")
+
+
+def practice_clip(args):
+    """The one clip of the practice file (chosen by --clip-id when it holds several)."""
+    data = read_signs(args.clip, args.cache_dir or None)
+    if args.clip_id:
+        chosen = np.flatnonzero(data.clip_ids == args.clip_id)
+        if not len(chosen):
+            raise DataError(f"{args.clip}: no clip with id {args.clip_id!r} (--clip-id)")
+        data = data.subset(chosen[:1])
+    elif len(data) != 1:
+        raise DataError(f"{args.clip}: holds {len(data)} clips; name the attempt with --clip-id "
+                        f"(e.g. {data.clip_ids[0]!r})")
+    if not hands_detected(data)[0]:
+        raise DataError(f"{args.clip}: no hand detected in any of the clip's {data.lengths[0]} frames; "
+                        f"sign with both hands in view of the camera")
+    return data
+
+
+def run_practice(args):
+    model, index = open_index(args, args.clip)
+    gloss = index.resolve_gloss(args.gloss)
+    if gloss is None:
+        shown = ", ".join(index.glosses[:20]) + (", ..." if len(index.glosses) > 20 else "")
+        raise DataError(f"{args.index}: no clip of gloss {args.gloss!r} (--gloss); it has {len(index.glosses)} "
+                        f"glosses: {shown}")
+    clip = practice_clip(args)
+    embedding = embed_signs(model, clip, resolve_device(args.device), args.batch_size)[0]
+    result = assess(index, embedding, gloss, args.k, args.references, args.backend)
+    result.update(clip=args.clip, clip_id=str(clip.clip_ids[0]), index=args.index, embedding=embedding.tolist())
+    lines = [
+        f"{result['clip_id'] if args.clip_id else args.clip} as {gloss!r}: score {result['score']:.0f}/100",
+        f"distance to the nearest {gloss!r} clip {result['distance']:.3f} (median distance between different "
+        f"signs of the index: {result['other_gloss_median']:.3f})",
+        "",
+        format_table(["rank", "gloss", "distance", "score as that gloss"],
+                     [[rank, g["gloss"] + ("  <- intended" if g["gloss"] == gloss else ""), f"{g['distance']:.3f}",
+                       f"{g['score']:.0f}"] for rank, g in enumerate(result["nearest_glosses"], 1)]),
+    ]
+    if result["references"]:
+        lines += ["", f"closest reference clips of {gloss!r}:",
+                  format_table(["clip", "signer", "distance"],
+                               [[r["clip_id"], r["signer"] or "unknown", f"{r['distance']:.3f}"]
+                                for r in result["references"]])]
+    write_output(args, result, "\n".join(lines))
+
+
+COMMANDS = {"index": run_index, "query": run_query, "practice": run_practice}
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = get_args_parser().parse_args(argv)
+    try:
+        check_args(args)
+        COMMANDS[args.command](args)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        log.error("%s", error)
+        sys.exit(2)
+    except BrokenPipeError:  # the reader of stdout (e.g. head) stopped early: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    main()

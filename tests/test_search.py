@@ -1,0 +1,345 @@
+"""Search and practice: the backends and the score on hand-made and GENERATED inputs, and search.py on the
+real clips of ../shared/data with the bundled pretrained model."""
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+import search
+from datasets import layout, read_signs
+from datasets.sign_data import DataError
+from models import build_model
+from retrieval.embedding import embed_signs, hands_detected
+from retrieval.index import REQUIRED_KEYS, build_index, file_sha256, load_index, save_index
+from retrieval.metrics import rank_classes
+from retrieval.neighbours import FaissSearch, TorchSearch, choose_backend, nearest_classes
+from retrieval.practice import assess, other_gloss_distances, practice_score, score_quantiles
+from training.checkpoint import load_model, save_checkpoint
+from tests.conftest import ASL_NPZ, REPOSITORY, SHARED_DATA, TINY_MODEL_CONFIG, generated_sign_data, requires
+
+KSL_NPZ = SHARED_DATA / "signs" / "ksl.npz"
+OTHER_NPZ = SHARED_DATA / "signs" / "other.npz"
+PRETRAINED_MODEL = REPOSITORY / "pretrained" / "model.pt"
+PRETRAINED_INDEX = REPOSITORY / "pretrained" / "index.npz"
+
+
+def unit_vectors(rng, count, dim=16):
+    vectors = rng.standard_normal((count, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+# ---- backends and ranking (GENERATED vectors) ----
+
+def test_torch_and_faiss_find_the_same_neighbours_at_the_same_distances():
+    rng = np.random.default_rng(0)
+    vectors, queries = unit_vectors(rng, 5000), unit_vectors(rng, 40)
+    exact = np.linalg.norm(queries[:, None] - vectors[None], axis=2)
+    for backend in (TorchSearch(vectors), FaissSearch(vectors)):
+        distances, indices = backend.search(queries, 10)
+        np.testing.assert_array_equal(indices, np.argsort(exact, axis=1)[:, :10])
+        np.testing.assert_allclose(distances, np.sort(exact, axis=1)[:, :10], atol=1e-4)
+
+
+def test_gloss_ranking_of_both_backends_is_the_ranking_over_every_clip():
+    rng = np.random.default_rng(1)
+    vectors, queries = unit_vectors(rng, 3000, dim=8), unit_vectors(rng, 30, dim=8)
+    classes = rng.integers(0, 40, len(vectors))
+    # 200 clips of class 0 packed around the first query: its first candidates hold one class only.
+    vectors[:200] = queries[0] + 0.001 * rng.standard_normal((200, 8)).astype(np.float32)
+    classes[:200] = 0
+    expected = rank_classes(queries, vectors, classes, 7).numpy()
+    for backend in (TorchSearch(vectors), FaissSearch(vectors)):
+        order, distances = nearest_classes(backend, classes, 40, queries, 7)
+        np.testing.assert_array_equal(order, expected)
+        assert (np.diff(distances, axis=1) >= 0).all()
+        for row in range(len(queries)):
+            nearest = [np.linalg.norm(vectors[classes == c] - queries[row], axis=1).min() for c in order[row]]
+            np.testing.assert_allclose(distances[row], nearest, atol=1e-4)
+
+
+def test_auto_backend_is_faiss_for_large_indexes_asked_few_queries():
+    assert choose_backend("auto", 2_000, 1) == "torch"
+    assert choose_backend("auto", 200_000, 1) == "faiss"
+    assert choose_backend("auto", 200_000, 500) == "torch"
+    assert choose_backend("torch", 200_000, 1) == "torch"
+    with pytest.raises(DataError, match="--backend"):
+        choose_backend("annoy", 10, 1)
+
+
+# ---- the practice score (hand-made inputs) ----
+
+def test_score_is_the_share_of_other_gloss_distances_beyond_the_attempt():
+    quantiles = np.linspace(1.0, 2.0, 101)
+    assert practice_score(0.5, quantiles) == 100.0
+    assert practice_score(1.5, quantiles) == pytest.approx(50.0)
+    assert practice_score(1.9, quantiles) == pytest.approx(10.0)
+    assert practice_score(3.0, quantiles) == 0.0
+    assert (np.diff(practice_score(np.linspace(0, 3, 50), quantiles)) <= 0).all()
+
+
+def test_other_gloss_distances_skip_the_same_gloss_and_the_same_signer():
+    points = np.array([[0.0], [1.0], [3.0], [7.0]])
+    glosses = np.array(["a", "a", "b", "b"])
+    # nearest clip of another gloss: 0 -> 3, 1 -> 3, 3 -> 1, 7 -> 1
+    np.testing.assert_allclose(other_gloss_distances(points, glosses), [3, 2, 2, 6])
+    # clips 1 and 2 by one signer: they may not match each other
+    signers = np.array(["s", "t", "t", "u"])
+    np.testing.assert_allclose(other_gloss_distances(points, glosses, signers), [3, 6, 3, 6])
+    # one signer only is as good as unknown: nobody else to compare with
+    np.testing.assert_allclose(other_gloss_distances(points, glosses, np.array(["s"] * 4)), [3, 2, 2, 6])
+    assert score_quantiles(points, glosses)[[0, 50, 100]].tolist() == [2.0, 2.5, 6.0]
+
+
+# ---- the index file (GENERATED clips) ----
+
+def generated_index(sha="0" * 64, signers=3):
+    data = generated_sign_data(np.random.default_rng(0), classes=3, per_class=6, signers=signers)
+    embeddings = unit_vectors(np.random.default_rng(1), len(data), 8)
+    return build_index(embeddings, data, data.labels, sha, TINY_MODEL_CONFIG), data
+
+
+def test_index_file_holds_exactly_the_contract_arrays_and_reads_back(tmp_path):
+    index, data = generated_index()
+    path = save_index(index, tmp_path / "index.npz")
+    with np.load(path, allow_pickle=False) as file:
+        assert set(file.files) == set(REQUIRED_KEYS) | {"signers"}
+        assert file["embeddings"].dtype == np.float32 and file["score_quantiles"].shape == (101,)
+        assert json.loads(str(file["config"])) == TINY_MODEL_CONFIG
+    loaded = load_index(path, "0" * 64)
+    np.testing.assert_array_equal(loaded.embeddings, index.embeddings)
+    np.testing.assert_array_equal(loaded.signers, data.signers)
+    assert loaded.labels.tolist() == data.labels.tolist() and loaded.clip_ids.tolist() == data.clip_ids.tolist()
+    unknown, _ = generated_index(signers=None)
+    with np.load(save_index(unknown, tmp_path / "unknown.npz")) as file:
+        assert "signers" not in file.files
+
+
+def test_index_of_another_model_and_damaged_files_are_refused(tmp_path):
+    index, _ = generated_index()
+    path = save_index(index, tmp_path / "index.npz")
+    with pytest.raises(DataError, match="built by another model"):
+        load_index(path, "f" * 64, "other.pt")
+    (tmp_path / "half.npz").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataError, match="not a readable index"):
+        load_index(tmp_path / "half.npz")
+    np.savez(tmp_path / "clips.npz", embeddings=np.zeros((2, 3), np.float32))
+    with pytest.raises(DataError, match="not an index file"):
+        load_index(tmp_path / "clips.npz")
+
+
+def test_saving_never_replaces_an_input_or_an_existing_file_unasked(tmp_path):
+    index, _ = generated_index()
+    existing = tmp_path / "index.npz"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(DataError, match="--overwrite"):
+        save_index(index, existing)
+    with pytest.raises(DataError, match="is an input"):
+        save_index(index, existing, overwrite=True, inputs=[existing])
+    assert existing.read_bytes() == b"keep me"
+    save_index(index, existing, overwrite=True)
+    assert len(load_index(existing)) == len(index)
+    assert [p.name for p in tmp_path.iterdir()] == ["index.npz"]  # no temporary file left
+
+
+# ---- search.py on real clips with the pretrained model ----
+
+def npz_subset(source, indices, path, drop_hands=()):
+    """Some clips of a shared-data archive (real clips), in the same format; the clips at positions
+    ``drop_hands`` lose their hands, as when MediaPipe finds none."""
+    with np.load(source) as file:
+        arrays = {key: file[key] for key in file.files}
+    offsets = arrays["keypoints"], arrays["offsets"]
+    frames = [offsets[0][offsets[1][i]:offsets[1][i + 1]].copy() for i in indices]
+    for position in drop_hands:
+        frames[position][:, layout.MEDIAPIPE_POSE_POINTS:] = np.nan
+    per_clip = {key: value[indices] for key, value in arrays.items() if key not in ("keypoints", "offsets")}
+    np.savez(path, keypoints=np.concatenate(frames),
+             offsets=np.concatenate([[0], np.cumsum([len(c) for c in frames])]), **per_clip)
+    return path
+
+
+def run_search(*argv):
+    search.main([str(a) for a in argv])
+
+
+def exit_line(caplog, *argv):
+    """Run search.py expecting a refusal: the exit code and its one error line."""
+    caplog.clear()
+    with pytest.raises(SystemExit) as stop:
+        run_search(*argv)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0]
+    return stop.value.code, errors[0]
+
+
+@pytest.fixture(scope="module")
+def ksl_index(tmp_path_factory):
+    """search.py index over the real ksl.npz with the bundled model."""
+    path = tmp_path_factory.mktemp("ksl") / "ksl_index.npz"
+    run_search("index", KSL_NPZ, "-o", path, "--checkpoint", PRETRAINED_MODEL)
+    return path
+
+
+@requires(KSL_NPZ)
+def test_index_of_ksl_names_its_model_and_every_clip(ksl_index):
+    index = load_index(ksl_index, file_sha256(PRETRAINED_MODEL))
+    data = read_signs(KSL_NPZ)
+    kept = hands_detected(data)
+    assert len(index) == kept.sum() > 2000
+    assert index.clip_ids.tolist() == data.clip_ids[kept].tolist()
+    assert sorted(index.glosses) == sorted(np.unique(data.labels))
+    assert index.config == torch.load(PRETRAINED_MODEL, weights_only=True)["config"]
+    assert (np.diff(index.score_quantiles) >= 0).all() and index.score_quantiles[0] > 0
+
+
+@requires(KSL_NPZ)
+def test_query_finds_each_indexed_clip_itself_and_ranks_glosses(ksl_index, tmp_path, capsys):
+    clips = npz_subset(KSL_NPZ, np.arange(0, 2400, 150), tmp_path / "some_ksl.npz")
+    run_search("query", clips, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL, "-k", "3", "--json")
+    results = json.loads(capsys.readouterr().out)["clips"]
+    labels = read_signs(clips).labels
+    assert len(results) == len(labels) == 16
+    for record, label in zip(results, labels):
+        nearest = record["nearest"]
+        assert [n["gloss"] for n in nearest][0] == label and nearest[0]["distance"] < 1e-3
+        assert len({n["gloss"] for n in nearest}) == 3
+        assert [n["distance"] for n in nearest] == sorted(n["distance"] for n in nearest)
+    run_search("query", clips, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL, "-k", "2")
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 + 16 and "gloss 2 (distance)" in table[0]
+
+
+@requires(OTHER_NPZ)
+def test_query_and_practice_zero_shot_on_other_languages(tmp_path, capsys, caplog):
+    """Index BISINDO's clips of two signers; a third signer's clip is the attempt, practice scores it."""
+    with np.load(OTHER_NPZ) as file:
+        language, signer, label = file["language"], file["signer"], file["label"]
+    bisindo = np.flatnonzero(language == "BISINDO")
+    held_out = sorted(np.unique(signer[bisindo]))[0]
+    others = signer[bisindo] != held_out
+    reference = npz_subset(OTHER_NPZ, bisindo[others], tmp_path / "bisindo_refs.npz")
+    queries = bisindo[~others & np.isin(label[bisindo], label[bisindo][others])]
+    index_path = tmp_path / "bisindo_index.npz"
+    run_search("index", reference, "-o", index_path, "--checkpoint", PRETRAINED_MODEL)
+    attempt = npz_subset(OTHER_NPZ, queries[:1], tmp_path / "attempt.npz")
+    gloss = str(label[queries[0]])
+    run_search("practice", attempt, "--gloss", gloss, "--index", index_path, "--checkpoint", PRETRAINED_MODEL,
+               "--json", tmp_path / "practice.json")
+    result = json.loads((tmp_path / "practice.json").read_text())
+    assert result["gloss"] == gloss and 0 <= result["score"] <= 100
+    assert result["nearest_glosses"][0]["distance"] <= result["distance"] + 1e-6
+    assert [r["signer"] for r in result["references"]] and held_out not in [r["signer"] for r in result["references"]]
+    assert result["references"][0]["distance"] == pytest.approx(result["distance"], abs=1e-5)
+    run_search("practice", attempt, "--gloss", gloss, "--index", index_path, "--checkpoint", PRETRAINED_MODEL)
+    assert f"as {gloss!r}: score {result['score']:.0f}/100" in capsys.readouterr().out
+    code, line = exit_line(caplog, "practice", attempt, "--gloss", "no-such-sign", "--index", index_path,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and "no clip of gloss 'no-such-sign'" in line and str(index_path) in line
+
+
+@requires(OTHER_NPZ)
+def test_other_languages_keep_their_glosses_apart_in_the_index(tmp_path):
+    path = tmp_path / "other_index.npz"
+    run_search("index", OTHER_NPZ, "-o", path, "--checkpoint", PRETRAINED_MODEL)
+    index = load_index(path)
+    languages = {label.split(": ")[0] for label in index.labels}
+    assert {"BISINDO", "LSM", "PSL"} <= languages and all(": " in label for label in index.labels)
+    words = [label.split(": ", 1)[1] for label in index.glosses]
+    single = next(word for word in words if words.count(word) == 1)
+    shared = next(word for word in words if words.count(word) > 1)
+    assert index.resolve_gloss(single).endswith(f": {single}") and index.resolve_gloss(shared) is None
+
+
+@requires(ASL_NPZ)
+def test_a_correct_sign_by_another_signer_scores_above_a_different_sign():
+    """Real ASL clips of signers the pretrained model and its index never saw (not the four MIT sources),
+    scored as the gloss they are and as another gloss of the index."""
+    index = load_index(PRETRAINED_INDEX)
+    model, _ = load_model(PRETRAINED_MODEL)
+    data = read_signs(ASL_NPZ)
+    unseen = np.flatnonzero(np.isin(data.labels, index.glosses) & ~np.isin(data.signers, np.unique(index.signers)))
+    rng = np.random.default_rng(0)
+    attempts = data.subset(np.sort(rng.choice(unseen, 300, replace=False)))
+    attempts = attempts.subset(np.flatnonzero(hands_detected(attempts)))
+    assert len(np.unique(attempts.signers)) >= 10
+    embeddings = embed_signs(model, attempts, "cpu")
+    glosses = index.glosses
+    right, wrong = [], []
+    for embedding, gloss in zip(embeddings, attempts.labels):
+        other = glosses[(np.searchsorted(glosses, gloss) + rng.integers(1, len(glosses))) % len(glosses)]
+        right.append(assess(index, embedding, gloss, k=1)["score"])
+        wrong.append(assess(index, embedding, other, k=1)["score"])
+    right, wrong = np.array(right), np.array(wrong)
+    assert right.mean() > wrong.mean() + 30
+    assert (right > wrong).mean() > 0.75
+
+
+# ---- refusals of search.py ----
+
+@requires(KSL_NPZ)
+def test_an_index_of_another_model_is_refused_in_one_line(ksl_index, tmp_path, caplog):
+    torch.manual_seed(0)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, config=TINY_MODEL_CONFIG, model=build_model(TINY_MODEL_CONFIG).state_dict(), class_names=[])
+    clips = npz_subset(KSL_NPZ, [0, 1], tmp_path / "two.npz")
+    code, line = exit_line(caplog, "query", clips, "--index", ksl_index, "--checkpoint", other)
+    assert code == 2 and "built by another model" in line and str(other) in line
+
+
+@requires(KSL_NPZ)
+def test_a_clip_without_hands_is_refused_for_practice_and_reported_by_query(ksl_index, tmp_path, caplog, capsys):
+    handless = npz_subset(KSL_NPZ, [5], tmp_path / "handless.npz", drop_hands=[0])
+    gloss = str(read_signs(handless).labels[0])
+    code, line = exit_line(caplog, "practice", handless, "--gloss", gloss, "--index", ksl_index,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and "no hand detected" in line and str(handless) in line
+    mixed = npz_subset(KSL_NPZ, [5, 6], tmp_path / "mixed.npz", drop_hands=[0])
+    code, line = exit_line(caplog, "practice", mixed, "--gloss", gloss, "--index", ksl_index,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and "holds 2 clips" in line and "--clip-id" in line
+    capsys.readouterr()
+    run_search("query", mixed, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL, "--json")
+    first, second = json.loads(capsys.readouterr().out)["clips"]
+    assert first["error"] == "no hand detected in any frame" and "nearest" not in first
+    assert second["nearest"][0]["distance"] < 1e-3
+
+
+@requires(KSL_NPZ)
+def test_index_never_overwrites_its_input_or_an_existing_file(tmp_path, caplog):
+    source = npz_subset(KSL_NPZ, np.arange(0, 2400, 100), tmp_path / "clips.npz")
+    original = source.read_bytes()
+    code, line = exit_line(caplog, "index", source, "-o", source, "--checkpoint", PRETRAINED_MODEL, "--overwrite")
+    assert code == 2 and "is an input" in line and source.read_bytes() == original
+    output = tmp_path / "index.npz"
+    output.write_bytes(b"an earlier index")
+    code, line = exit_line(caplog, "index", source, "-o", output, "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and "--overwrite" in line and output.read_bytes() == b"an earlier index"
+    checkpoint_bytes = PRETRAINED_MODEL.read_bytes()
+    code, _ = exit_line(caplog, "index", source, "-o", PRETRAINED_MODEL, "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and PRETRAINED_MODEL.read_bytes() == checkpoint_bytes
+    run_search("index", source, "-o", output, "--checkpoint", PRETRAINED_MODEL, "--overwrite")
+    assert len(load_index(output)) == 24
+
+
+@requires(KSL_NPZ)
+def test_json_output_never_replaces_an_input(ksl_index, tmp_path, caplog):
+    clip = npz_subset(KSL_NPZ, [3], tmp_path / "attempt.npz")
+    original = clip.read_bytes()
+    for command in (["query", clip], ["practice", clip, "--gloss", read_signs(clip).labels[0]]):
+        code, line = exit_line(caplog, *command, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL,
+                               "--json", clip)
+        assert code == 2 and "--json" in line and "is an input" in line
+    assert clip.read_bytes() == original
+
+
+def test_pretrained_checkpoint_is_small_and_loads_with_weights_only():
+    checkpoint = torch.load(PRETRAINED_MODEL, weights_only=True)
+    assert PRETRAINED_MODEL.stat().st_size < 2_000_000
+    assert set(checkpoint) <= {"format_version", "config", "model", "class_names", "epoch"}
+    assert {t.dtype for t in checkpoint["model"].values() if t.is_floating_point()} == {torch.float16}
+    model, _ = load_model(PRETRAINED_MODEL)
+    assert next(model.parameters()).dtype == torch.float32
+    assert load_index(PRETRAINED_INDEX, file_sha256(PRETRAINED_MODEL)).embeddings.shape[1] == \
+        checkpoint["config"]["vector_length"]
