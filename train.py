@@ -347,7 +347,7 @@ def train(args, device, folder, tracker, context=distributed.Context(), stop=Non
     model = build_model(ModelConfig.from_args(args)).to(device)
     trained = distributed.wrap(model, context, device)
     if args.compile:
-        trained = torch.compile(trained)
+        trained = torch.compile(trained, dynamic=True)  # clip lengths vary from batch to batch
     precision = Precision(device, args.amp)
     optimizer = build_optimizer(args, model)
     steps = steps_per_epoch(args, len(train_set) // context.world_size)

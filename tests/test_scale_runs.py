@@ -126,7 +126,8 @@ def test_compiled_training_matches_eager_training(tmp_path):
     data = _data(tmp_path)
     losses = {}
     for name, extra in (("eager", []), ("compiled", ["--compile"])):
-        train.main(train.get_args_parser().parse_args(data + TINY + ["--batch_size", "16", "--epochs", "2",
+        train.main(train.get_args_parser().parse_args(data + TINY + ["--batch_size", "16", "--epochs", "1",
+                                                                     "--epoch_iters", "3",
                                                                      "--experiment_name", name] + extra))
         losses[name] = [r["train_loss"] for r in read_metrics(tmp_path / name / "metrics.jsonl")]
     np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-3)
