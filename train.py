@@ -337,8 +337,9 @@ def train(args, device, folder, tracker, context=distributed.Context(), stop=Non
         args.num_classes = len(data.class_names)
     log.info("training on %d clips, validating on %d clips, %d classes (%s)",
              len(data.train), len(data.validation), len(data.class_names), data.train.source)
-    write_json(folder / "class_names.json", {str(i): name for i, name in enumerate(data.class_names)})
-    write_json(folder / "args.json", vars(args))
+    if context.is_main:
+        write_json(folder / "class_names.json", {str(i): name for i, name in enumerate(data.class_names)})
+        write_json(folder / "args.json", vars(args))
 
     train_set = ClipDataset(data.train, data.class_ids(data.train.labels), build_augmentations(args), args.seed)
     eval_train_set = reference_subset(args, data.train, train_set.class_ids)
@@ -361,7 +362,10 @@ def train(args, device, folder, tracker, context=distributed.Context(), stop=Non
                                               precision, context.is_main)
     best_key = "val_accuracy" if args.classification_model else "silhouette_val"
     stop = stop or StopRequest()
-    should_stop = lambda: distributed.any_rank(stop.requested, context, device)  # noqa: E731
+
+    def should_stop():  # every rank stops at the same step, whichever got the signal
+        return distributed.any_rank(stop.requested, context, device)
+
     log.info("%d process(es) x batch %d = effective batch %d; %s", context.world_size, args.batch_size,
              context.world_size * args.batch_size, precision.name)
 
@@ -379,7 +383,7 @@ def train(args, device, folder, tracker, context=distributed.Context(), stop=Non
                                       scheduler=step_scheduler, precision=precision, position=position,
                                       should_stop=should_stop))
         if position.stopped:
-            if context.is_main:
+            if context.is_main:  # last.pt: the epochs done, and where this one stopped
                 save_checkpoint(folder / "last.pt", **training_state(
                     args, model, optimizer, scheduler, mining_scheduler, epoch - 1, best, data.class_names,
                     precision, dict(position.state_dict(), epoch=epoch)))

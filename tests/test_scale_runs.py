@@ -38,9 +38,15 @@ def _torchrun(out, *args):
     out.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                str(REPOSITORY / "tests" / "torchrun_worker.py"), str(out), *args]
-    done = subprocess.run(command, cwd=REPOSITORY, env=_environment(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    # A session of its own, so that a hung run's workers can be killed with torchrun (the group).
+    process = subprocess.Popen(command, cwd=REPOSITORY, env=_environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
 
 
 def test_two_torchrun_processes_train_disjoint_clips_to_identical_weights_like_one_process(tmp_path):
@@ -82,20 +88,33 @@ def test_resume_continues_a_distributed_run_exactly(tmp_path):
         assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
 
 
-def _train_process(args):
-    return subprocess.Popen([sys.executable, str(REPOSITORY / "train.py"), *args], cwd=REPOSITORY,
-                            env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+@pytest.fixture
+def train_process():
+    """Start train.py with arguments; whatever is still running at the end of the test is killed."""
+    started = []
+
+    def start(args):
+        started.append(subprocess.Popen([sys.executable, str(REPOSITORY / "train.py"), *args], cwd=REPOSITORY,
+                                        env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_after_the_current_step_and_resume_matches_an_uninterrupted_run(tmp_path, signal_number):
+def test_a_signal_stops_after_the_current_step_and_resume_matches_an_uninterrupted_run(
+        tmp_path, signal_number, train_process):
     # Dropout on, so that the resumed epoch must also continue torch's random stream where it stopped.
     common = _data(tmp_path, per_class=48) + TINY + ["--dropout", "0.2", "--batch_size", "4", "--epochs", "3",
                                                      "--eval_max_clips", "40"]
-    whole = _train_process(common + ["--experiment_name", "whole"])
+    whole = train_process(common + ["--experiment_name", "whole"])
     assert whole.wait(timeout=300) == 0, whole.stdout.read()[-3000:]
 
-    run = _train_process(common + ["--experiment_name", "cut"])
+    run = train_process(common + ["--experiment_name", "cut"])
     metrics = tmp_path / "cut" / "metrics.jsonl"
     deadline = time.time() + 120
     while not (metrics.exists() and metrics.read_text().count("\n") >= 1) and time.time() < deadline:
@@ -110,7 +129,7 @@ def test_a_signal_stops_after_the_current_step_and_resume_matches_an_uninterrupt
     assert stopped["epoch"] == 1 and stopped["partial_epoch"]["epoch"] == 2
     assert 0 < stopped["partial_epoch"]["batches"]
 
-    resumed = _train_process(common + ["--experiment_name", "cut", "--resume"])
+    resumed = train_process(common + ["--experiment_name", "cut", "--resume"])
     assert resumed.wait(timeout=300) == 0, resumed.stdout.read()[-3000:]
     expected = read_metrics(tmp_path / "whole" / "metrics.jsonl")
     got = read_metrics(metrics)
