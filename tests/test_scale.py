@@ -141,3 +141,15 @@ def test_a_stopped_epoch_resumes_exactly_dropout_included():
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
 
+
+
+def test_the_resume_command_repeats_the_launch_with_resume(monkeypatch):
+    argv = ["train.py", "--epochs", "3", "--experiment_name", "my run"]
+    assert distributed.resume_command(distributed.Context(), argv) == \
+        "python train.py --epochs 3 --experiment_name 'my run' --resume"
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert distributed.resume_command(distributed.Context(1, 4, 1), argv + ["--resume"]) == \
+        "torchrun --standalone --nproc_per_node=4 train.py --epochs 3 --experiment_name 'my run' --resume"
+    monkeypatch.setenv("GROUP_WORLD_SIZE", "2")
+    multi = distributed.resume_command(distributed.Context(5, 8, 1), argv)
+    assert multi.startswith("torchrun --nproc_per_node=4 --nnodes=2 --rdzv_backend=c10d") and "on every node" in multi

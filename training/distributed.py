@@ -159,4 +159,4 @@ def resume_command(context, argv=None):
     if nodes > 1:
         return shlex.join(launcher + [f"--nnodes={nodes}", "--rdzv_backend=c10d", "--rdzv_endpoint=HOST:PORT"]
                           + argv) + "   (on every node)"
-    return shlex.join(launcher + argv)
+    return shlex.join(launcher[:1] + ["--standalone"] + launcher[1:] + argv)
