@@ -109,7 +109,7 @@ def train_process():
 def test_a_signal_stops_after_the_current_step_and_resume_matches_an_uninterrupted_run(
         tmp_path, signal_number, train_process):
     # Dropout on, so that the resumed epoch must also continue torch's random stream where it stopped.
-    common = _data(tmp_path, per_class=48) + TINY + ["--dropout", "0.2", "--batch_size", "4", "--epochs", "3",
+    common = _data(tmp_path, per_class=120) + TINY + ["--dropout", "0.2", "--batch_size", "4", "--epochs", "3",
                                                      "--eval_max_clips", "40"]
     whole = train_process(common + ["--experiment_name", "whole"])
     assert whole.wait(timeout=300) == 0, whole.stdout.read()[-3000:]
@@ -119,7 +119,7 @@ def test_a_signal_stops_after_the_current_step_and_resume_matches_an_uninterrupt
     deadline = time.time() + 120
     while not (metrics.exists() and metrics.read_text().count("\n") >= 1) and time.time() < deadline:
         time.sleep(0.02)
-    time.sleep(0.5)  # into epoch 2's steps
+    time.sleep(0.3)  # into epoch 2's 90 steps
     run.send_signal(signal_number)
     output = run.communicate(timeout=120)[0]
     assert run.returncode == 128 + signal_number, output[-3000:]
