@@ -74,16 +74,18 @@ def test_two_torchrun_processes_train_disjoint_clips_to_identical_weights_like_o
     np.testing.assert_allclose(distributed_losses, single_losses, rtol=1e-3)
 
 
-def test_resume_continues_a_distributed_run_exactly(tmp_path):
+def test_resume_continues_a_distributed_run_with_mining_exactly(tmp_path):
     data = _data(tmp_path)
-    common = [*data, *TINY, "--batch_size", "8", "--experiment_name", "ddp"]
+    # Epoch 2 mines: each rank regroups its own pre-batches of 16 clips.
+    common = [*data, *TINY, "--batch_size", "8", "--experiment_name", "ddp", "--start_mining_hard", "2",
+              "--hard_mining_pre_batch_multipler", "2", "--hard_mining_pre_batch_mining_count", "2"]
     _torchrun(tmp_path / "cut", *common, "--epochs", "1")
     _torchrun(tmp_path / "cut", *common, "--epochs", "2", "--resume")
     resumed = read_metrics(tmp_path / "ddp" / "metrics.jsonl")
     shutil.rmtree(tmp_path / "ddp")
     _torchrun(tmp_path / "whole", *common, "--epochs", "2")
     whole = read_metrics(tmp_path / "ddp" / "metrics.jsonl")
-    assert [r["epoch"] for r in resumed] == [1, 2]
+    assert [r["epoch"] for r in resumed] == [1, 2] and "mining_threshold" in resumed[1]
     for a, b in zip(whole, resumed):
         assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
 
