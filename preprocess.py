@@ -18,7 +18,7 @@ from datasets.spoter_csv import write_spoter_csv
 from preprocessing import extract as extraction
 from preprocessing.create import SplitOptions, create
 from preprocessing.labels import folder_labeller, lsa64_labeller, wlasl_labeller
-from utils.cli import comma_list
+from utils.cli import comma_list, shard_spec
 
 log = logging.getLogger("preprocess")
 
@@ -57,6 +57,10 @@ def extract(args):
     tasks = extraction.plan(args.videos, args.output, face=args.face)
     if not tasks:
         raise DataError(f"{args.videos}: no videos ({', '.join(extraction.VIDEO_SUFFIXES)})")
+    if args.shard:
+        index, count = args.shard
+        total, tasks = len(tasks), extraction.shard(tasks, args.videos, index, count)
+        log.info("shard %d/%d: %d of the %d video(s)", index + 1, count, len(tasks), total)
     todo = extraction.pending(tasks)
     log.info("%d video(s): %d already done (skipped), %d to extract with %d worker(s)",
              len(tasks), len(tasks) - len(todo), len(todo), args.workers)
@@ -108,6 +112,10 @@ def add_extract_parser(commands):
     command.add_argument("output", help="folder for the landmark files")
     command.add_argument("--workers", type=positive_int, default=1, help="worker processes, each running one video at a time")
     command.add_argument("--face", action="store_true", help="also keep the 468 face landmarks")
+    command.add_argument("--shard", type=shard_spec, default=None, metavar="K/N",
+                         help="only shard K (1-based) of N: a fixed share of the videos chosen by a hash of "
+                              "their path, so N cluster jobs (e.g. a SLURM array) cover the set once, with "
+                              "no overlap and no coordination; point them all at the same OUTPUT")
     option(command, "no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=extract)
 

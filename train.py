@@ -20,11 +20,13 @@ import torch
 
 from augmentations import build_augmentations
 from datasets import build_dataset
-from datasets.clip_dataset import ClipDataset, collate, epoch_order
+from datasets.clip_dataset import ClipDataset, bucketed_epoch_order, collate, epoch_order
 from datasets.sign_data import DataError
 from models import ModelConfig, build_model
 from training.checkpoint import load_checkpoint, load_model, save_checkpoint
-from training.engine import PreBatchMining, SectionTimer, evaluate, train_one_epoch
+from training import distributed
+from training.engine import EpochPosition, PreBatchMining, SectionTimer, evaluate, train_one_epoch
+from training.precision import Precision
 from training.schedule import warmup_cosine
 from training.losses import build_criterion
 from training.mining import MiningScheduler
@@ -32,7 +34,8 @@ from utils.cli import comma_list, fold_spec, none_or_str, optional_int
 from utils.plots import run_figures
 from utils.reproducibility import resolve_device, set_seed
 from utils.run_files import append_metrics, truncate_metrics, write_json
-from utils.trackers import build_tracker
+from utils.stopping import StopRequest, ignore_interrupts
+from utils.trackers import Tracker, build_tracker
 
 log = logging.getLogger("train")
 
@@ -148,6 +151,17 @@ def get_args_parser():
                          help="probability of resampling a clip to 2/3-1.5x its length, so length says nothing of the gloss")
     augment.add_argument("--gaussian_mean", type=float, default=0.0, help="mean of the coordinate noise")
     augment.add_argument("--gaussian_std", type=float, default=0.001, help="spread of the coordinate noise")
+
+    scale = parser.add_argument_group(
+        "scale", "several processes: torchrun --nproc_per_node=N train.py ... (each rank trains --batch_size "
+                 "clips per step: the effective batch is batch_size x N; see README, Scaling out)")
+    scale.add_argument("--amp", action="store_true",
+                       help="mixed precision: bfloat16 autocast (float16 with loss scaling on GPUs without "
+                            "bfloat16; bfloat16 on CPUs, faster only on those with bfloat16 units)")
+    scale.add_argument("--compile", action="store_true", help="train through torch.compile (first steps compile)")
+    scale.add_argument("--bucket_by_length", action="store_true",
+                       help="training batches of clips of similar length (shuffled buckets; keeps "
+                            "--clips_per_class runs), so short clips stop paying for the longest of a batch")
     return parser
 
 
@@ -192,12 +206,16 @@ def prepare_run_folder(args):
     return folder
 
 
-def training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best, names):
+def training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best, names, precision,
+                   partial_epoch=None):
+    """What a checkpoint holds; ``epoch`` is the last completed epoch, ``partial_epoch`` the position of a
+    run stopped within the next one."""
     return dict(
         config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), criterion=criterion_state(criterion),
         class_names=list(names), epoch=epoch,
         best_metric=best, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-        mining_scheduler=mining_scheduler.state_dict(), args=vars(args),
+        mining_scheduler=mining_scheduler.state_dict(), precision=precision.state_dict(), args=vars(args),
+        partial_epoch=partial_epoch,
     )
 
 
@@ -212,18 +230,26 @@ def log_epoch(epoch, args, record):
 
 
 def main(args):
+    context, device = distributed.init_from_environment(resolve_device(args.device))
     # First: on a ClearML agent (--execute_remotely) log_config replaces the arguments with the enqueued run's.
-    tracker = build_tracker(args)
+    tracker = build_tracker(args) if context.is_main else Tracker()
     tracker.log_config(vars(args))
     set_seed(args.seed)
-    device = resolve_device(args.device)
-    folder = prepare_run_folder(args)
+    folder = prepare_run_folder(args) if context.is_main else Path(args.output_dir) / args.experiment_name
     try:
-        train(args, device, folder, tracker)
+        with StopRequest() as stop:
+            model = train(args, device, folder, tracker, context, stop)
     except BaseException:
         tracker.close(failed=True)
         raise
+    finally:
+        distributed.close(context)
     tracker.close()
+    if stop.requested:
+        log.warning("stopped by %s; last.pt holds the run so far. Continue it with:\n    %s",
+                    stop.signal_name, distributed.resume_command(context))
+        sys.exit(stop.exit_code)
+    return model
 
 
 def steps_per_epoch(args, clips):
@@ -232,17 +258,24 @@ def steps_per_epoch(args, clips):
     return min(steps, args.epoch_iters) if args.epoch_iters > 0 else steps
 
 
-def epoch_loader(args, train_set, signers, epoch, mining_scheduler):
-    """This epoch's batches, and the pre-batch mining that regroups them once mining has started."""
+def epoch_loader(args, train_set, signers, epoch, mining_scheduler, context=distributed.Context(), skip=0):
+    """This epoch's batches (this rank's shard; without the first ``skip`` of them), and the pre-batch
+    mining that regroups them once mining has started."""
     mining = None
     batch_size = args.batch_size
     if args.start_mining_hard is not None and epoch >= args.start_mining_hard:
         mining = PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count, mining_scheduler, args.seed)
         batch_size *= args.hard_mining_pre_batch_multipler
-    order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, signers)
+    if args.bucket_by_length:
+        order = bucketed_epoch_order(train_set.data.lengths, train_set.class_ids, args.seed, epoch, batch_size,
+                                     args.clips_per_class, signers)
+    else:
+        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, signers)
+    order = distributed.shard(order, context, batch_size, args.batch_size)
     loader = torch.utils.data.DataLoader(
-        train_set, batch_size=batch_size, sampler=order.tolist(), collate_fn=collate,
+        train_set, batch_size=batch_size, sampler=order[skip * batch_size:].tolist(), collate_fn=collate,
         num_workers=args.num_workers, drop_last=mining is None and len(order) > batch_size,
+        worker_init_fn=ignore_interrupts,
     )
     return loader, mining
 
@@ -272,8 +305,9 @@ def save_epoch_checkpoints(folder, args, state, epoch, new_best):
     save_checkpoint(folder / "last.pt", **state)
 
 
-def restore(folder, device, model, criterion, optimizer, scheduler, mining_scheduler):
-    """Load last.pt into the training objects; returns the next epoch and the best metric so far."""
+def restore(folder, device, model, criterion, optimizer, scheduler, mining_scheduler, precision, is_main=True):
+    """Load last.pt into the training objects; returns the next epoch, the best metric so far and, for a
+    run stopped within that epoch, where it stopped (an EpochPosition)."""
     state = load_checkpoint(folder / "last.pt", map_location=device)
     model.load_state_dict(state["model"])
     if isinstance(criterion, torch.nn.Module):
@@ -281,9 +315,20 @@ def restore(folder, device, model, criterion, optimizer, scheduler, mining_sched
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     mining_scheduler.load_state_dict(state["mining_scheduler"])
-    truncate_metrics(folder / "metrics.jsonl", state["epoch"])
-    log.info("resuming %s after epoch %d", folder, state["epoch"])
-    return state["epoch"] + 1, state["best_metric"]
+    precision.load_state_dict(state.get("precision"))
+    if is_main:
+        truncate_metrics(folder / "metrics.jsonl", state["epoch"])
+    position = state.get("partial_epoch")
+    position = None if position is None else EpochPosition.from_state_dict(position)
+    log.info("resuming %s after epoch %d%s", folder, state["epoch"],
+             f" and {position.batches} batches of epoch {state['epoch'] + 1}" if position else "")
+    return state["epoch"] + 1, state["best_metric"], position
+
+
+def validate(model, eval_train_set, validation_set, device, classification, context):
+    """Rank 0 validates; the other ranks receive its figures (a plateau schedule steps on them)."""
+    metrics = evaluate(model, eval_train_set, validation_set, device, classification) if context.is_main else None
+    return distributed.broadcast_from_main(metrics, context)
 
 
 def finish(folder, device, tracker, eval_train_set, validation_set, seed):
@@ -296,7 +341,8 @@ def finish(folder, device, tracker, eval_train_set, validation_set, seed):
             tracker.log_figure(title, figure)
 
 
-def train(args, device, folder, tracker):
+def train(args, device, folder, tracker, context=distributed.Context(), stop=None):
+    """Train; returns the model (unwrapped), as trained when the run ended or stopped."""
     data_folder = None
     if args.dataset_loader == "clearml":
         from datasets.clearml_loader import download_dataset
@@ -307,36 +353,63 @@ def train(args, device, folder, tracker):
         args.num_classes = len(data.class_names)
     log.info("training on %d clips, validating on %d clips, %d classes (%s)",
              len(data.train), len(data.validation), len(data.class_names), data.train.source)
-    write_json(folder / "class_names.json", {str(i): name for i, name in enumerate(data.class_names)})
-    write_json(folder / "args.json", vars(args))
+    if context.is_main:
+        write_json(folder / "class_names.json", {str(i): name for i, name in enumerate(data.class_names)})
+        write_json(folder / "args.json", vars(args))
 
     train_set = ClipDataset(data.train, data.class_ids(data.train.labels), build_augmentations(args), args.seed)
     eval_train_set = reference_subset(args, data.train, train_set.class_ids)
     validation_set = ClipDataset(data.validation, data.class_ids(data.validation.labels))
 
     model = build_model(ModelConfig.from_args(args)).to(device)
+    trained = distributed.wrap(model, context, device)
+    if args.compile:
+        trained = torch.compile(trained, dynamic=True)  # clip lengths vary from batch to batch
+    precision = Precision(device, args.amp)
     criterion = build_criterion(args)
     if isinstance(criterion, torch.nn.Module):
         criterion.to(device)
     optimizer = build_optimizer(args, trainable_parameters(model, criterion))
-    step_scheduler, plateau = build_schedulers(args, optimizer, steps_per_epoch(args, len(train_set)))
+    steps = steps_per_epoch(args, len(train_set) // context.world_size)
+    step_scheduler, plateau = build_schedulers(args, optimizer, steps)
     scheduler = step_scheduler or plateau
     mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
-    start_epoch, best = 1, float("-inf")
+    batch_loss = distributed.global_batch_loss(criterion, context)
+    start_epoch, best, position = 1, float("-inf"), None
     if args.resume:
-        start_epoch, best = restore(folder, device, model, criterion, optimizer, scheduler, mining_scheduler)
+        start_epoch, best, position = restore(folder, device, model, criterion, optimizer, scheduler,
+                                              mining_scheduler, precision, context.is_main)
     best_key = "val_accuracy" if args.classification_model else "silhouette_val"
+    stop = stop or StopRequest()
+
+    def should_stop():  # every rank stops at the same step, whichever got the signal
+        return distributed.any_rank(stop.requested, context, device)
+
+    log.info("%d process(es) x batch %d = effective batch %d; %s", context.world_size, args.batch_size,
+             context.world_size * args.batch_size, precision.name)
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         set_seed(args.seed + epoch)
         train_set.set_epoch(epoch)
-        loader, mining = epoch_loader(args, train_set, data.train.signers, epoch, mining_scheduler)
+        position = position or EpochPosition()
+        loader, mining = epoch_loader(args, train_set, data.train.signers, epoch, mining_scheduler, context,
+                                      position.batches)
         timer = SectionTimer(device)
         record = {"epoch": epoch}
-        record.update(train_one_epoch(model, loader, optimizer, criterion, device, epoch, args.epoch_iters,
-                                      mining, timer, progress=not args.no_progress, scheduler=step_scheduler))
-        record.update(evaluate(model, eval_train_set, validation_set, device, args.classification_model))
+        record.update(train_one_epoch(trained, loader, optimizer, batch_loss, device, epoch, args.epoch_iters,
+                                      mining, timer, progress=not args.no_progress and context.is_main,
+                                      scheduler=step_scheduler, precision=precision, position=position,
+                                      should_stop=should_stop))
+        if position.stopped:
+            if context.is_main:  # last.pt: the epochs done, and where this one stopped
+                save_checkpoint(folder / "last.pt", **training_state(
+                    args, model, criterion, optimizer, scheduler, mining_scheduler, epoch - 1, best, data.class_names,
+                    precision, dict(position.state_dict(), epoch=epoch)))
+            log.info("epoch %d stopped after %d of its steps", epoch, record["steps"])
+            return model
+        position = None
+        record.update(validate(model, eval_train_set, validation_set, device, args.classification_model, context))
         if mining:
             record["mining_threshold"] = mining_scheduler.threshold
             mining_scheduler.step(record.get("pct_used", 100.0))
@@ -345,16 +418,20 @@ def train(args, device, folder, tracker):
             plateau.step(record[best_key])
         record["seconds"] = time.time() - started
         record.update({f"seconds_{name}": value for name, value in timer.seconds.items()})
-        log_epoch(epoch, args, record)
-        append_metrics(folder / "metrics.jsonl", record)
-        tracker.log_metrics(epoch, record)
-
-        new_best, best = update_best(record[best_key], best, best_key)
-        state = training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best,
-                               data.class_names)
-        save_epoch_checkpoints(folder, args, state, epoch, new_best)
+        if context.is_main:
+            new_best, best = update_best(record[best_key], best, best_key)
+            log_epoch(epoch, args, record)
+            append_metrics(folder / "metrics.jsonl", record)
+            tracker.log_metrics(epoch, record)
+            state = training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best,
+                                   data.class_names, precision)
+            save_epoch_checkpoints(folder, args, state, epoch, new_best)
+        if should_stop():
+            return model
     log.info("best %s %.4f; checkpoints in %s", best_key, best, folder)
-    finish(folder, device, tracker, eval_train_set, validation_set, args.seed)
+    if context.is_main:
+        finish(folder, device, tracker, eval_train_set, validation_set, args.seed)
+    return model
 
 
 if __name__ == "__main__":

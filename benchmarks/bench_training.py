@@ -1,13 +1,23 @@
 """Training-path benchmark on a GENERATED WLASL100-sized SPOTER CSV (synthetic values, real layout).
 
-Prints: cold and cached load time of the CSV; one epoch with train.sh's settings split into data,
-forward, backward and mining; the share of step time spent on data; and the pre-batch grouping time for
-512 clips. Targets: cached load < 1 s, data < 10% of step time, grouping 512 clips < 50 ms.
+Prints: cold and cached load time of the CSV; then, side by side in one run, the optimizer steps per
+second and the share of padded frames of an epoch of train.sh's settings (recipes/published.txt, batch 32),
+the same with --bucket_by_length, the recommended recipe (train.py's defaults, batch 128) without and with
+bucketing, and train.sh's settings on 2 torchrun processes on the CPU (2 x 16 = the same effective batch
+of 32); a pre-batch mining epoch split into data, forward, backward and mining; and the pre-batch grouping
+time for 512 clips. Targets: cached load < 1 s, data < 10% of step time, grouping 512 clips < 50 ms, and
+train.sh's epoch at least 2x faster with bucketing.
 
-    python benchmarks/bench_training.py [--clips 1442] [--classes 100] [--mining_steps 40]
+Each epoch row trains --steps of the epoch's batches, taken evenly across the epoch (in its order), and
+extrapolates the whole epoch's time from their rate; it says so where it does.
+
+    python benchmarks/bench_training.py [--clips 1442] [--classes 100] [--steps 20] [--mining_steps 20]
 """
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,20 +26,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
 
 import train  # noqa: E402
 from augmentations import build_augmentations  # noqa: E402
 from datasets import read_signs  # noqa: E402
-from datasets.clip_dataset import ClipDataset, collate, epoch_order  # noqa: E402
+from datasets.clip_dataset import ClipDataset  # noqa: E402
 from datasets.sign_data import SignData  # noqa: E402
 from datasets.spoter_csv import write_spoter_csv  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
-from training.engine import PreBatchMining, SectionTimer, train_one_epoch  # noqa: E402
+from training import distributed  # noqa: E402
+from training.engine import SectionTimer, train_one_epoch  # noqa: E402
 from training.losses import build_criterion  # noqa: E402
 from training.mining import MiningScheduler, group_hard_batches  # noqa: E402
 
-TRAIN_SH_FLAGS = ["@" + str(Path(__file__).resolve().parent.parent / "recipes" / "published.txt")]
+TRAIN_SH_FLAGS = ["@" + str(REPOSITORY / "recipes" / "published.txt")]
+BUCKETED = ["--bucket_by_length"]
+# name, train.py flags, processes
+EPOCH_ROWS = [
+    ("train.sh settings (published, batch 32)", TRAIN_SH_FLAGS, 1),
+    ("train.sh settings + --bucket_by_length", TRAIN_SH_FLAGS + BUCKETED, 1),
+    ("recommended recipe (batch 128)", [], 1),
+    ("recommended recipe + --bucket_by_length", BUCKETED, 1),
+    ("train.sh settings, torchrun 2 x 16", TRAIN_SH_FLAGS + ["--batch_size", "16"], 2),
+    ("train.sh settings + bucketing, torchrun 2 x 16", TRAIN_SH_FLAGS + BUCKETED + ["--batch_size", "16"], 2),
+]
+
 
 def generated_wlasl100_like(clips, classes, seed=0):
     """GENERATED clips: 15-200 frames (mean about 62), smooth random motion of a plausible skeleton."""
@@ -57,29 +80,73 @@ def time_loads(path, repeats):
     return cold, statistics.median(cached)
 
 
-def time_epoch(args, data, mining_steps):
+def recipe(flags, classes):
+    args = train.get_args_parser().parse_args(flags)
+    args.num_classes = classes
+    return args
+
+
+def time_epoch(args, data, max_steps, context=distributed.Context()):
+    """Train the first ``max_steps`` steps of epoch 1 as train.py would (this rank's shard, mining when
+    ``args.start_mining_hard`` is 1); ``(steps, seconds per section, padding share, steps in the epoch)``."""
     torch.manual_seed(args.seed)
     class_ids = data.labels.astype(int)
     dataset = ClipDataset(data, class_ids, build_augmentations(args), args.seed)
+    dataset.set_epoch(1)
     model = build_model(ModelConfig.from_args(args))
+    trained = distributed.wrap(model, context, torch.device("cpu"))
     optimizer = train.build_optimizer(args, model.parameters())
-    criterion = build_criterion(args)
-    results = {}
-    for name, mining, batch_size, max_steps in (
-        ("regular epoch", None, args.batch_size, -1),
-        ("mining epoch", PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count,
-                                        MiningScheduler(0.0), args.seed),
-         args.batch_size * args.hard_mining_pre_batch_multipler, mining_steps),
-    ):
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, sampler=epoch_order(class_ids, args.seed, 1).tolist(),
-            collate_fn=collate, drop_last=True,
-        )
-        timer = SectionTimer("cpu")
-        started = time.perf_counter()
-        stats = train_one_epoch(model, loader, optimizer, criterion, "cpu", 1, max_steps, mining, timer, False)
-        results[name] = (time.perf_counter() - started, stats["steps"], dict(timer.seconds))
-    return results
+    criterion = distributed.global_batch_loss(build_criterion(args), context)
+    mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
+    loader, mining = train.epoch_loader(args, dataset, None, 1, mining_scheduler, context)
+    epoch_steps = len(loader) * (args.hard_mining_pre_batch_mining_count * args.hard_mining_pre_batch_multipler
+                                 if mining else 1)
+    if not mining:
+        loader = spread_sample(loader, max_steps)
+    timer = SectionTimer("cpu")
+    stats = train_one_epoch(trained, loader, optimizer, criterion, "cpu", 1, max_steps, mining, timer, False)
+    return stats["steps"], dict(timer.seconds), stats["padding_share"], epoch_steps
+
+
+def spread_sample(loader, steps):
+    """``steps`` batches taken evenly across the epoch (shuffled length buckets differ in cost: the first
+    few would be a noisy sample of them), in the epoch's order."""
+    batches = np.array(loader.sampler[: len(loader) * loader.batch_size]).reshape(len(loader), loader.batch_size)
+    if not 0 < steps < len(batches):
+        return loader
+    chosen = batches[np.linspace(0, len(batches) - 1, steps).round().astype(int)]
+    return torch.utils.data.DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=chosen.reshape(-1).tolist(),
+                                       collate_fn=loader.collate_fn)
+
+
+def epoch_row(name, steps, sections, padding, epoch_steps):
+    seconds = sum(sections.values())
+    rate = steps / seconds
+    extrapolated = "" if steps == epoch_steps else ", epoch extrapolated"
+    return dict(name=name, steps=steps, seconds=seconds, rate=rate, padding=padding, epoch_steps=epoch_steps,
+                epoch_seconds=epoch_steps / rate, note=extrapolated, data_share=sections.get("data", 0) / seconds)
+
+
+def torchrun_row(name, flags, csv, classes, steps):
+    """The same measurement on 2 torchrun processes (one thread each), reported by rank 0."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
+               "--worker", csv, "--classes", str(classes), "--steps", str(steps), "--", *flags]
+    done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if done.returncode != 0:
+        raise SystemExit(f"torchrun failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return epoch_row(name, result["steps"], result["sections"], result["padding"], result["epoch_steps"])
+
+
+def worker(options):
+    """Under torchrun: time this rank's part of the epoch; rank 0 prints one JSON line."""
+    context, _ = distributed.init_from_environment(torch.device("cpu"))
+    data = read_signs(options.worker)
+    steps, sections, padding, epoch_steps = time_epoch(recipe(options.flags, options.classes), data, options.steps,
+                                                       context)
+    if context.is_main:
+        print(json.dumps(dict(steps=steps, sections=sections, padding=padding, epoch_steps=epoch_steps)))
+    distributed.close(context)
 
 
 def time_grouping(repeats, seed=0):
@@ -94,16 +161,32 @@ def time_grouping(repeats, seed=0):
     return statistics.median(times)
 
 
+def print_epochs(rows):
+    print(f"{'epoch of':<48} {'steps/s':>8} {'padding':>8} {'epoch':>9}  (steps timed)")
+    for row in rows:
+        print(f"{row['name']:<48} {row['rate']:>8.3f} {100 * row['padding']:>7.1f}% "
+              f"{row['epoch_seconds']:>8.1f}s  ({row['steps']} of {row['epoch_steps']}{row['note']})")
+    by_name = {row["name"]: row for row in rows}
+    plain, bucketed = by_name[EPOCH_ROWS[0][0]], by_name[EPOCH_ROWS[1][0]]
+    print(f"train.sh epoch, bucketed vs not: {plain['epoch_seconds'] / bucketed['epoch_seconds']:.2f}x faster  "
+          f"target >= 2x")
+    print(f"  data share of step time (train.sh settings): {100 * plain['data_share']:.1f}%  target < 10%")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=1442)
     parser.add_argument("--classes", type=int, default=100)
-    parser.add_argument("--mining_steps", type=int, default=40, help="optimizer steps timed in the mining epoch")
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps timed per epoch row; -1: all")
+    parser.add_argument("--mining_steps", type=int, default=20, help="optimizer steps timed in the mining epoch")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip_torchrun", action="store_true", help="leave out the 2-process rows")
+    parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
+    parser.add_argument("flags", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    args = train.get_args_parser().parse_args(TRAIN_SH_FLAGS)
-    args.num_classes = options.classes
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    if options.worker:
+        return worker(options)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) per process, CPU, {os.cpu_count()} cores")
 
     data = generated_wlasl100_like(options.clips, options.classes)
     with tempfile.TemporaryDirectory() as folder:
@@ -111,17 +194,25 @@ def main():
         write_spoter_csv(data, path)
         size = path.stat().st_size / 2**20
         cold, cached = time_loads(path, options.repeats)
-    lengths = data.lengths
-    print(f"GENERATED CSV: {len(data)} clips, {options.classes} classes, frames {lengths.min()}-{lengths.max()} "
-          f"(mean {lengths.mean():.1f}), {size:.1f} MiB")
-    print(f"load: cold {cold:.2f} s, cached {cached * 1000:.0f} ms (median of {options.repeats})  target < 1 s")
+        lengths = data.lengths
+        print(f"GENERATED CSV: {len(data)} clips, {options.classes} classes, frames {lengths.min()}-{lengths.max()} "
+              f"(mean {lengths.mean():.1f}), {size:.1f} MiB")
+        print(f"load: cold {cold:.2f} s, cached {cached * 1000:.0f} ms (median of {options.repeats})  target < 1 s")
 
-    for name, (seconds, steps, sections) in time_epoch(args, data, options.mining_steps).items():
-        step_time = sum(sections.values()) / steps
-        parts = ", ".join(f"{key} {value:.2f} s" for key, value in sorted(sections.items()))
-        print(f"{name}: {steps} steps in {seconds:.1f} s ({step_time * 1000:.0f} ms/step): {parts}")
-        print(f"  data share of step time: {100 * sections.get('data', 0) / sum(sections.values()):.1f}%  "
-              f"target < 10%")
+        rows = []
+        for name, flags, processes in EPOCH_ROWS:
+            if processes == 1:
+                rows.append(epoch_row(name, *time_epoch(recipe(flags, options.classes), data, options.steps)))
+            elif not options.skip_torchrun:
+                rows.append(torchrun_row(name, flags, str(path), options.classes, options.steps))
+            print(f"  measured: {name}", flush=True)
+    print_epochs(rows)
+
+    mining_args = recipe(TRAIN_SH_FLAGS + ["--start_mining_hard", "1"], options.classes)
+    steps, sections, padding, _ = time_epoch(mining_args, data, options.mining_steps)
+    parts = ", ".join(f"{key} {value:.2f} s" for key, value in sorted(sections.items()))
+    print(f"mining epoch (train.sh settings): {steps} steps in {sum(sections.values()):.1f} s "
+          f"({1000 * sum(sections.values()) / steps:.0f} ms/step): {parts}; padding {100 * padding:.1f}%")
     print(f"grouping 512 clips into batches of 32: {time_grouping(20) * 1000:.1f} ms (median of 20)  target < 50 ms")
 
 

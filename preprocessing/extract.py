@@ -5,6 +5,7 @@ interrupted run leaves only finished files and the next run picks up the rest. V
 decoded are reported and skipped. Each worker process runs its own Holistic graph, one fresh graph per
 video so that tracking never carries over from one video to the next.
 """
+import hashlib
 import logging
 import os
 import signal
@@ -68,6 +69,19 @@ def plan(folder, output_dir, face=False):
         seen[output] = video
         tasks.append(Task(video, output, face))
     return tasks
+
+
+def shard(tasks, folder, index, count):
+    """The tasks of shard ``index`` (0-based) of ``count``: a video belongs to the shard given by a hash of
+    its path under ``folder``, so N jobs with no coordination cover the set once, and adding videos never
+    moves one to another shard. Shards come out within a few percent of equal size for large sets."""
+    folder = Path(folder)
+
+    def owner(task):
+        name = task.video.relative_to(folder).as_posix().encode()
+        return int.from_bytes(hashlib.sha256(name).digest()[:8], "big") % count
+
+    return [task for task in tasks if owner(task) == index]
 
 
 def pending(tasks):

@@ -6,6 +6,7 @@ and a device.
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from retrieval.embedding import embed
 from retrieval.metrics import retrieval_scores, silhouette
 from training.mining import group_hard_batches
+from training.precision import Precision
 
 
 class SectionTimer:
@@ -41,13 +43,17 @@ class PreBatchMining:
         self.scheduler = scheduler
         self.seed = seed
 
-    @torch.no_grad()
     def batches(self, model, keypoints, padding_mask, labels, epoch, index):
-        model.eval()
-        embeddings = model(keypoints, padding_mask)
-        model.train()
+        """The pre-batch, embedded now (under the caller's autocast), as hard batches ``passes`` times over."""
+        with torch.no_grad():
+            model.eval()
+            embeddings = model(keypoints, padding_mask)
+            model.train()
         rng = np.random.default_rng([self.seed, epoch, index])
         groups = group_hard_batches(embeddings, labels.cpu().numpy(), self.batch_size, self.scheduler.threshold, rng)
+        return self._passes(groups, keypoints, padding_mask, labels)
+
+    def _passes(self, groups, keypoints, padding_mask, labels):
         lengths = (~padding_mask).sum(1)
         for _ in range(self.passes):
             for group in groups:
@@ -56,55 +62,112 @@ class PreBatchMining:
                 yield keypoints[group, :frames], padding_mask[group, :frames], labels[group]
 
 
-def _expected_steps(loader, mining, max_steps):
+@dataclass
+class EpochPosition:
+    """How far an epoch has come: loader batches done (pre-batches when mining), the running sums of its
+    figures, and, once it stopped early, torch's RNG state at that point, so that a resumed epoch
+    continues exactly (dropout draws from that state). Plain values only: it goes into checkpoints."""
+    batches: int = 0
+    totals: dict = field(default_factory=dict)
+    rng_state: dict | None = None
+    stopped: bool = False
+
+    def state_dict(self):
+        return {"batches": self.batches, "totals": dict(self.totals), "rng_state": self.rng_state}
+
+    @classmethod
+    def from_state_dict(cls, state):
+        return cls(state["batches"], dict(state["totals"]), state["rng_state"])
+
+
+def _rng_state(device):
+    state = {"cpu": torch.get_rng_state()}
+    if torch.device(device).type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state, device):
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _expected_steps(loader, mining, max_steps, done):
     steps = len(loader)
     if mining:
         steps *= mining.passes * math.ceil(loader.batch_size / mining.batch_size)
-    return min(steps, max_steps) if max_steps > 0 else steps
+    return max(min(steps, max_steps - done), 0) if max_steps > 0 else steps
 
 
 def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_steps=-1, mining=None,
-                    timer=None, progress=True, scheduler=None):
+                    timer=None, progress=True, scheduler=None, precision=None, position=None, should_stop=None):
     """Train over ``loader`` (batches of ``(keypoints, padding_mask, labels)``; pre-batches when mining).
 
-    Returns the epoch's mean loss and triplet statistics; ``max_steps`` > 0 caps the optimizer steps;
-    ``scheduler``, when given, is stepped after every optimizer step."""
+    Returns the epoch's mean loss, its share of padded frames and triplet statistics; ``max_steps`` > 0
+    caps the optimizer steps; ``scheduler``, when given, is stepped after every optimizer step;
+    ``precision`` (:class:`Precision`) sets autocast and loss scaling.
+
+    ``position`` (:class:`EpochPosition`) continues an epoch that stopped early: ``loader`` then holds the
+    remaining batches only. ``should_stop()`` is asked before each loader batch; when it says yes,
+    ``position.stopped`` is set, ``position`` holds what a resumed run needs, and the figures returned
+    cover the batches done so far."""
     model.train()
     timer = timer or SectionTimer(device)
-    totals = defaultdict(float)
-    bar = tqdm(total=_expected_steps(loader, mining, max_steps), desc=f"epoch {epoch}", unit="step",
-               disable=not progress, leave=False)
+    precision = precision or Precision(device)
+    position = position or EpochPosition()
+    totals = defaultdict(float, position.totals)
+    bar = tqdm(total=_expected_steps(loader, mining, max_steps, int(totals["steps"])), desc=f"epoch {epoch}",
+               unit="step", disable=not progress, leave=False)
+    batches = iter(loader)  # creating the iterator draws from torch's RNG: restore the saved state after it
+    if position.rng_state is not None:
+        _set_rng_state(position.rng_state, device)
     timer.mark("other")
-    for index, batch in enumerate(loader):
+    for index, batch in enumerate(batches, start=position.batches):
+        if should_stop is not None and should_stop():
+            position.stopped, position.rng_state = True, _rng_state(device)
+            break
         keypoints, padding_mask, labels = (t.to(device, non_blocking=True) for t in batch)
         timer.mark("data")
         if mining:
-            steps = mining.batches(model, keypoints, padding_mask, labels, epoch, index)
+            with precision.autocast():
+                steps = mining.batches(model, keypoints, padding_mask, labels, epoch, index)
         else:
             steps = [(keypoints, padding_mask, labels)]
         for step_keypoints, step_mask, step_labels in steps:
             timer.mark("mining")
-            loss, stats = criterion(model(step_keypoints, step_mask), step_labels)
+            with precision.autocast():
+                outputs = model(step_keypoints, step_mask)
+            loss, stats = criterion(outputs.float(), step_labels)
             timer.mark("forward")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            precision.backward_and_step(loss, optimizer)
             if scheduler is not None:
                 scheduler.step()
             timer.mark("backward")
             totals["loss"] += loss.item()
             totals["steps"] += 1
+            totals["frames"] += step_mask.numel()
+            totals["padded_frames"] += int(step_mask.sum())
             for key, value in stats.items():
                 totals[key] += value
             bar.update()
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if 0 < max_steps <= totals["steps"]:
                 break
+        position.batches = index + 1
         if 0 < max_steps <= totals["steps"]:
             break
     bar.close()
-    steps = max(totals.pop("steps"), 1)
-    result = {"train_loss": totals.pop("loss") / steps, "steps": int(steps)}
+    position.totals = dict(totals)
+    return _epoch_figures(totals)
+
+
+def _epoch_figures(totals):
+    """The figures of an epoch from its running sums."""
+    steps = max(totals["steps"], 1)
+    result = {"train_loss": totals["loss"] / steps, "steps": int(totals["steps"]),
+              "padding_share": totals["padded_frames"] / max(totals["frames"], 1)}
     if "valid_triplets" in totals:
         result["valid_triplets"] = int(totals["valid_triplets"])
         result["used_triplets"] = int(totals["used_triplets"])

@@ -25,15 +25,25 @@ def optional_int(value):
     return None if none_or_str(value) is None else int(value)
 
 
+def _part_of(value, part, example):
+    """``"K/N"`` -> ``(K - 1, N)``: ``part`` K (1-based) of N."""
+    try:
+        number, parts = (int(item) for item in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N ({part} K of N, e.g. {example}), got {value!r}") from None
+    if not 1 <= number <= parts:
+        raise argparse.ArgumentTypeError(f"{part} {number} of {parts}: K must be between 1 and N")
+    return number - 1, parts
+
+
 def fold_spec(value):
     """``"K/N"`` -> ``(K - 1, N)``: fold K (1-based) of N signer folds."""
-    try:
-        fold, folds = (int(part) for part in value.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected K/N (fold K of N, e.g. 2/5), got {value!r}") from None
-    if not 1 <= fold <= folds:
-        raise argparse.ArgumentTypeError(f"fold {fold} of {folds}: K must be between 1 and N")
-    return fold - 1, folds
+    return _part_of(value, "fold", "2/5")
+
+
+def shard_spec(value):
+    """``"K/N"`` -> ``(K - 1, N)``: shard K (1-based) of N."""
+    return _part_of(value, "shard", "3/16")
 
 
 def format_table(header, rows):
