@@ -16,7 +16,7 @@ from retrieval.index import REQUIRED_KEYS, build_index, file_sha256, load_index,
 from retrieval.metrics import rank_classes
 from retrieval.neighbours import FaissSearch, TorchSearch, choose_backend, nearest_classes
 from retrieval.practice import assess, other_gloss_distances, practice_score, score_quantiles
-from training.checkpoint import load_model, save_checkpoint
+from training.checkpoint import load_model, save_checkpoint, save_release
 from tests.conftest import ASL_NPZ, REPOSITORY, SHARED_DATA, TINY_MODEL_CONFIG, generated_sign_data, requires
 
 KSL_NPZ = SHARED_DATA / "signs" / "ksl.npz"
@@ -343,3 +343,16 @@ def test_pretrained_checkpoint_is_small_and_loads_with_weights_only():
     assert next(model.parameters()).dtype == torch.float32
     assert load_index(PRETRAINED_INDEX, file_sha256(PRETRAINED_MODEL)).embeddings.shape[1] == \
         checkpoint["config"]["vector_length"]
+
+
+def test_a_release_checkpoint_has_the_same_bytes_whenever_it_is_written(tmp_path):
+    """Its sha256 names the model in every index: the same weights must give the same hash."""
+    torch.manual_seed(0)
+    source = tmp_path / "best.pt"
+    save_checkpoint(source, config=TINY_MODEL_CONFIG, model=build_model(TINY_MODEL_CONFIG).state_dict(),
+                    class_names=["a"], epoch=3, optimizer={"state": {}})
+    first, second = save_release(source, tmp_path / "one.pt"), save_release(source, tmp_path / "two.pt")
+    assert file_sha256(first) == file_sha256(second)
+    release = torch.load(first, weights_only=True)
+    assert "optimizer" not in release and release["epoch"] == 3
+    assert all(t.dtype == torch.float16 for t in release["model"].values() if t.is_floating_point())

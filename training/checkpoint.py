@@ -14,8 +14,10 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(path, **state):
-    with atomic_path(path) as tmp:
-        torch.save({"format_version": FORMAT_VERSION, **state}, tmp)
+    # Through a file object: torch.save names the archive's folder after a path it is given (here a random
+    # temporary name), so the same state would give different bytes, and a different sha256, every time.
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        torch.save({"format_version": FORMAT_VERSION, **state}, file)
 
 
 def load_checkpoint(path, map_location="cpu"):
