@@ -1,13 +1,13 @@
 """Export a checkpoint to ONNX: raw keypoints and a padding mask in, embeddings out, normalization inside.
 
     python export.py --checkpoint out-checkpoints/spoter_embeddings/best.pt --output model.onnx [--int8]
-    python export.py --checkpoint best.pt --output model.onnx --int8 --evaluate ../shared/data/signs/ksl.npz
+    python export.py --checkpoint best.pt --output model.onnx --int8 --evaluate ../shared/data/signs/ksl.npz data/asl_mit/asl_mit.csv.gz
 
 Writes ``model.onnx`` and its sidecar ``model.json`` (keypoint names and order, the MediaPipe Holistic
 mapping, vector length, the checkpoint's sha256, the glosses, input and output names); with ``--int8``
 also ``model.int8.onnx`` and ``model.int8.json``, dynamically quantized. Existing files are kept unless
-``--force``. ``--evaluate FILE`` prints the nearest-class top-1 of PyTorch, onnxruntime fp32 (and int8)
-on evaluate.py's default split of FILE.
+``--force``. ``--evaluate FILE ...`` prints the nearest-class top-1 of PyTorch, onnxruntime fp32 (and int8)
+on evaluate.py's default split of each FILE.
 """
 import argparse
 import logging
@@ -29,8 +29,8 @@ def get_args_parser():
                         help="ONNX file to write (default: the checkpoint's name with .onnx); sidecar: same name, .json")
     parser.add_argument("--int8", action="store_true", help="also write a dynamically quantized NAME.int8.onnx")
     parser.add_argument("--force", action="store_true", help="replace existing output files")
-    parser.add_argument("--evaluate", default="", metavar="FILE",
-                        help="print top-1 of PyTorch and onnxruntime on evaluate.py's default split of FILE")
+    parser.add_argument("--evaluate", nargs="+", default=[], metavar="FILE",
+                        help="print top-1 of PyTorch and onnxruntime on evaluate.py's default split of each FILE")
     parser.add_argument("--exclude-labels", default="_idle", help="labels dropped before --evaluate (comma-separated)")
     return parser
 
@@ -43,16 +43,17 @@ def evaluate_exports(args, paths):
     from deploy.onnx_runtime import embed_onnx, embed_torch, open_session, top1_by_method
 
     model, _ = load_embedding_model(args.checkpoint)
-    data = filter_signs(read_signs(args.evaluate), exclude_labels=[x for x in args.exclude_labels.split(",") if x])
     embedders = {"pytorch": lambda clips: embed_torch(model, clips)}
     for name, path in paths.items():
         embedders[f"onnxruntime {name}"] = lambda clips, session=open_session(path): embed_onnx(session, clips)
-    figures, protocol = top1_by_method(data, embedders)
-    print(f"top-1 on {args.evaluate} ({protocol['split']}: {protocol['query_clips']} queries, "
-          f"{protocol['reference_clips']} references, seed {protocol['seed']}):")
-    for name, top1 in figures.items():
-        change = "" if name == "pytorch" else f"  ({100 * (top1 - figures['pytorch']):+.2f} points)"
-        print(f"  {name:<18} {100 * top1:6.2f}%{change}")
+    for file in args.evaluate:
+        data = filter_signs(read_signs(file), exclude_labels=[x for x in args.exclude_labels.split(",") if x])
+        figures, protocol = top1_by_method(data, embedders)
+        print(f"top-1 on {file} ({protocol['split']}: {protocol['query_clips']} queries, "
+              f"{protocol['reference_clips']} references, seed {protocol['seed']}):")
+        for name, top1 in figures.items():
+            change = "" if name == "pytorch" else f"  ({100 * (top1 - figures['pytorch']):+.2f} points)"
+            print(f"  {name:<18} {100 * top1:6.2f}%{change}")
 
 
 def run(args):

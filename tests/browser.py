@@ -17,7 +17,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 def y4m_from_video(video, path, fps, max_width=640):
     """Write ``video``'s frames (decoded with OpenCV) as a Y4M file for Chromium's fake camera, played at
-    ``fps`` frames per second (slow enough that the page processes every frame)."""
+    ``fps`` frames per second (an integer or ``"num:den"``)."""
     import cv2
 
     capture = cv2.VideoCapture(str(video))
@@ -33,7 +33,7 @@ def y4m_from_video(video, path, fps, max_width=640):
             if size != (width, height):
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             if not frames:
-                out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+                out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{fps if isinstance(fps, str) else f"{fps}:1"} Ip A1:1 C420jpeg\n".encode())
             out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
             frames += 1
     capture.release()

@@ -11,7 +11,6 @@ import math
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -28,18 +27,19 @@ from tests.web_index import nearest_glosses, practice_score, write_test_index
 from web import server
 
 VIDEOS = SHARED_DATA / "videos" / "wlasl"
-CAMERA_CLIP = "19257"  # enjoy, 71 frames of 320x240: small enough for a Y4M file
-# Frames per second the fake camera plays: slow enough that the page's MediaPipe (software WebGL on a shared
-# CPU) finishes each frame before the next arrives, so the page sees the same frames as Python.
-CAMERA_FPS = 2
+CAMERA_CLIP = "19257"  # enjoy, 320x240
+# MediaPipe Holistic in headless Chromium runs on software WebGL (SwiftShader): seconds a frame on a
+# 2-core machine, against 12 frames a second for Python's. The camera test therefore plays a cut of the
+# clip (its first frames with a hand) and plays each frame long enough for the page to process it.
+CAMERA_FRAMES = 8
+CAMERA_BUDGET_S = 1200  # skip (saying why) when this machine would need longer
 # Page vs Python for the same camera frames: Python runs mediapipe 0.10.21 on the CPU; the page runs
-# @mediapipe/holistic 0.5 (another build, WebGL through SwiftShader) on frames that went through the Y4M
-# conversion, so landmarks differ by a few thousandths of the frame, and so do the embeddings. The
-# embeddings are unit vectors (up to 2 apart); measured here, the two land about 0.1 apart, while the
-# nearest clip of another gloss lies about 0.3-0.7 away. Tolerance: a quarter of that distance to the
-# nearest other gloss, and never above 0.25, so agreement means "the same sign, as far as search can tell".
+# @mediapipe/holistic 0.5 (another build, on WebGL) on the same frames after a YUV 4:2:0 conversion, so
+# landmarks differ by a few thousandths of the frame, and the embeddings a little. The embeddings are unit
+# vectors (up to 2 apart) and clips of different glosses lie 0.3 or more apart in this index: a gap under
+# 0.25 still names the same sign, so that is the tolerance; hand points must agree to 3% of the frame.
 CAMERA_TOLERANCE = 0.25
-HAND_TOLERANCE = 0.03  # mean |page - Python| of a hand point, in frame widths/heights
+HAND_TOLERANCE = 0.03
 
 pytestmark = [pytest.mark.slow, requires(VIDEOS / "clips.csv"),
               pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed (apt-get install chromium)"),
@@ -82,7 +82,11 @@ def open_page(browser, url, query=""):
 
 
 def wait_done(browser, runs=1, timeout=120):
-    browser.wait_for(f"(window.spoter.done || 0) >= {runs}", timeout)
+    try:
+        browser.wait_for(f"(window.spoter.done || 0) >= {runs}", timeout)
+    except TimeoutError as error:
+        page = browser.evaluate("['progress', 'status', 'message'].map((id) => document.getElementById(id).textContent)")
+        raise TimeoutError(f"{error}; page: {page}") from None
     return browser.evaluate("window.spoter.result"), browser.evaluate("window.spoter.error")
 
 
@@ -102,37 +106,69 @@ def landmark_json(path, target):
     return target
 
 
-def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("camera")
-    frames = y4m_from_video(VIDEOS / f"{CAMERA_CLIP}.mp4", folder / "camera.y4m", CAMERA_FPS)
+def cut_video(video, start, count, target):
+    """Frames ``[start, start + count)`` of ``video`` as a lossless (FFV1) video, for both Python and the page."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    for _ in range(count):
+        ok, image = capture.read()
+        assert ok, f"{video}: frame missing"
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"FFV1"), 25, image.shape[1::-1])
+        writer.write(image)
+    writer.release()
+    capture.release()
+    return target
+
+
+def page_clip(frames):
+    """The page's landmarks (``window.spoter.frames``) in the 54-point layout, mapped by Python."""
+    return layout.from_mediapipe_holistic(np.concatenate([
+        np.array([[[math.nan, math.nan]] * count if f[part] is None else f[part] for f in frames], dtype=np.float32)
+        for part, count in (("pose", 33), ("left_hand", 21), ("right_hand", 21))], axis=1))
+
+
+def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
+    full = site["clips"][CAMERA_CLIP]
+    start = int(np.argmax(~np.isnan(full[:, layout.LEFT_HAND.start:, 0]).any(axis=1)))
+    cut = cut_video(VIDEOS / f"{CAMERA_CLIP}.mp4", start, CAMERA_FRAMES, tmp_path / "cut" / "clip.avi")
+    run_extraction(plan(tmp_path / "cut", tmp_path / "landmarks"), workers=1, progress=False)
+    python_clip = read_landmark_clip(tmp_path / "landmarks" / "clip.npz")
+    camera = tmp_path / "camera.y4m"
+    y4m_from_video(cut, camera, 1)
     chromium = Chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                        f"--use-file-for-fake-video-capture={folder / 'camera.y4m'}")
+                        f"--use-file-for-fake-video-capture={camera}")
     try:
         open_page(chromium, site["url"], "?mode=practice&gloss=enjoy")
-        chromium.evaluate(f"void window.spoter.recordCamera({frames})")
-        result, error = wait_done(chromium, timeout=frames / CAMERA_FPS * 3 + 60)
+        chromium.evaluate("void window.spoter.recordCamera(1)")  # warm-up: how long one frame takes here
+        warm_up, error = wait_done(chromium, timeout=300)
         assert error is None, error
-        page_frames = chromium.evaluate("window.spoter.frames")
-        chromium.screenshot(REPOSITORY / "web" / "screenshot.png")
+        period = math.ceil(3 * warm_up["timings"]["landmarks_ms"] / 1000)
+        if period * CAMERA_FRAMES > CAMERA_BUDGET_S:
+            pytest.skip(f"MediaPipe takes {period / 3:.0f} s a frame in this headless Chromium")
+        y4m_from_video(cut, camera, f"1:{period}")  # the camera opens the file anew at the next getUserMedia
+        chromium.evaluate(f"void window.spoter.recordCamera({CAMERA_FRAMES})")
+        result, error = wait_done(chromium, runs=2, timeout=2 * period * CAMERA_FRAMES + 60)
+        assert error is None, error
+        frames = chromium.evaluate("window.spoter.frames")
     finally:
         chromium.close()
-    python_clip = site["clips"][CAMERA_CLIP]
-    assert result["frames"] == len(python_clip) == frames
-    # Same frames in the same order: the page's right hand (where both saw it) lies where Python's does.
-    page_clip = layout.from_mediapipe_holistic(np.concatenate([
-        np.array([[[math.nan, math.nan]] * count if f[part] is None else f[part] for f in page_frames], dtype=np.float32)
-        for part, count in (("pose", 33), ("left_hand", 21), ("right_hand", 21))], axis=1))
+    assert result["frames"] == len(python_clip) == CAMERA_FRAMES and result["skipped_frames"] == 0
+    # Same frames in the same order: the page's hand points (where both saw them) lie where Python's do.
+    page = page_clip(frames)
     hands = slice(layout.LEFT_HAND.start, layout.RIGHT_HAND.stop)
-    both = ~np.isnan(page_clip[:, hands, 0]) & ~np.isnan(python_clip[:, hands, 0])
+    both = ~np.isnan(page[:, hands, 0]) & ~np.isnan(python_clip[:, hands, 0])
     assert both.sum() > 0.5 * (~np.isnan(python_clip[:, hands, 0])).sum()
-    assert np.abs(page_clip[:, hands][both] - python_clip[:, hands][both]).mean() < HAND_TOLERANCE
+    assert np.abs(page[:, hands][both] - python_clip[:, hands][both]).mean() < HAND_TOLERANCE
     expected = python_embedding(site, python_clip)
-    ranked = nearest_glosses(expected, site["embeddings"], site["labels"])
-    other_gloss = min(d for gloss, d in ranked if gloss != site["glosses"][CAMERA_CLIP])
     gap = np.linalg.norm(page_embedding(result) - expected)
-    print(f"page vs Python embedding distance {gap:.4f}; nearest other gloss {other_gloss:.4f}")
-    assert gap < min(CAMERA_TOLERANCE, other_gloss / 4)
-    assert result["nearest"][0]["gloss"] == ranked[0][0] == site["glosses"][CAMERA_CLIP]
+    print(f"page vs Python: embedding distance {gap:.4f}, hand points {np.abs(page[:, hands][both] - python_clip[:, hands][both]).mean():.4f}")
+    assert gap < CAMERA_TOLERANCE
+    assert result["nearest"][0]["gloss"] == nearest_glosses(expected, site["embeddings"], site["labels"])[0][0]
     assert result["practice"]["gloss"] == "enjoy" and 0 <= result["practice"]["score"] <= 100
 
 
@@ -154,6 +190,7 @@ def test_landmark_file_agrees_with_python_to_1e4(site, browser, tmp_path):
         score = practice_score(dict(ranked)["book"], index["score_quantiles"])
     assert abs(result["practice"]["score"] - score) < 1e-2  # score points: distances agree to 1e-4
     assert result["timings"]["embedding_ms"] > 0 and result["frames"] == len(clip)
+    browser.screenshot(REPOSITORY / "web" / "screenshot.png")
 
 
 def test_bad_input_gets_one_clear_message(site, browser, tmp_path):
