@@ -33,7 +33,8 @@ def y4m_from_video(video, path, fps, max_width=640):
             if size != (width, height):
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             if not frames:
-                out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{fps if isinstance(fps, str) else f"{fps}:1"} Ip A1:1 C420jpeg\n".encode())
+                rate = fps if isinstance(fps, str) else f"{fps}:1"
+                out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{rate} Ip A1:1 C420jpeg\n".encode())
             out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
             frames += 1
     capture.release()
