@@ -232,7 +232,8 @@ function showResult(result) {
   }
   const t = result.timings;
   const lines = [
-    ['landmarks (MediaPipe Holistic)', `${t.landmarks_ms.toFixed(0)} ms`, `${(t.landmarks_ms / Math.max(1, result.frames)).toFixed(1)} ms/frame`],
+    result.from_file ? ['landmarks', 'read from the file', '']
+      : ['landmarks (MediaPipe Holistic)', `${t.landmarks_ms.toFixed(0)} ms`, `${(t.landmarks_ms / Math.max(1, result.frames)).toFixed(1)} ms/frame`],
     ['layout mapping', `${t.mapping_ms.toFixed(2)} ms`, ''],
     ['embedding (onnxruntime-web)', `${t.embedding_ms.toFixed(1)} ms`, `${result.frames} frames`],
     ['search + score', `${t.search_ms.toFixed(2)} ms`, `${state.index.labels.length} index clips`],
@@ -263,7 +264,7 @@ async function analyse(recording) {
   const nearest = nearestByGloss(embedding, state.index);
   const practice = gloss === null ? null : practiceScore(nearest, gloss, state.index.score_quantiles);
   const searchMs = performance.now() - started;
-  const result = { source: recording.source, frames: frames.length, hand_frames: handFrames,
+  const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
     skipped_frames: recording.skippedFrames, embedding, nearest, practice,
     timings: { landmarks_ms: recording.landmarkMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
   showMessage('');
@@ -366,6 +367,7 @@ async function fromLandmarkFile(file) {
   }
   const recording = state.recording = newRecording(file.name);
   recording.frames = frames;
+  recording.fromFile = true;
   const last = frames[frames.length - 1];
   draw(last, $('overlay').clientWidth || 640, $('overlay').clientHeight || 480);
   await analyse(recording);
