@@ -3,8 +3,10 @@
 :func:`read_signs` picks the reader by file type and caches the parsed arrays by file content.
 :func:`build_dataset` turns the command-line arguments into training and validation sets.
 """
+import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,16 @@ class TrainingData:
 
     def class_ids(self, labels):
         return label_ids(labels, self.class_names)
+
+    @cached_property
+    def fingerprint(self):
+        """A digest of the clips, labels and split (what --resume compares)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (self.train, self.validation):
+            for array in (part.keypoints, part.offsets, part.labels, part.clip_ids):
+                digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update("\0".join(self.class_names).encode())
+        return digest.hexdigest()
 
 
 def _split(data, args):

@@ -4,13 +4,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from datasets import layout
+from utils.errors import DataError  # noqa: F401  (the project's error type, imported from here by readers)
 
 
 _OPTIONAL_COLUMNS = ("signers", "languages")
 
 
-class DataError(ValueError):
-    """Bad input data; the message names the file, and where known the row and column."""
 
 
 @dataclass

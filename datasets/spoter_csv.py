@@ -16,6 +16,7 @@ from datasets.sign_data import DataError, SignData
 from utils.atomic import atomic_path
 
 READER_VERSION = "csv1"
+CSV_SUFFIXES = (".csv", ".csv.gz")
 LABEL_COLUMN = "labels"
 SIGNER_COLUMN = "signer"
 CLIP_COLUMN = "clip_id"

@@ -95,8 +95,8 @@ def _hold_out(data, candidates, size, names, option, seed):
 
 def fresh_splits(data, options):
     """Seeded train/val/test indices: test is held out first, then validation from what remains."""
-    rest, test = _hold_out(data, np.arange(len(data)), options.test_size, options.test_signers, "--test-size", options.seed)
-    train, val = _hold_out(data, rest, options.val_size, options.val_signers, "--val-size", options.seed + 1)
+    rest, test = _hold_out(data, np.arange(len(data)), options.test_size, options.test_signers, "--test_size", options.seed)
+    train, val = _hold_out(data, rest, options.val_size, options.val_signers, "--val_size", options.seed + 1)
     return {"train": train, "val": val, "test": test}
 
 

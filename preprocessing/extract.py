@@ -166,7 +166,7 @@ def check_mediapipe():
     try:
         import mediapipe  # noqa: F401  (only checks that the optional extra is installed)
     except ImportError:
-        raise ImportError(f"extracting landmarks from videos needs MediaPipe: {INSTALL_HINT}") from None
+        raise DataError(f"extracting landmarks from videos needs MediaPipe: {INSTALL_HINT}") from None
 
 
 def run_extraction(tasks, workers=1, progress=True, quiet=True):

@@ -21,7 +21,7 @@ def test_folds_are_scored_as_evaluate_py_scores_them_and_finished_folds_are_not_
 
     checkpoint = tmp_path / "cv" / "tiny" / "fold_2" / "last.pt"
     direct = evaluate.run(evaluate.get_args_parser().parse_args(
-        ["--data", str(data), "--held-out-fold", "2/2", "--checkpoint", str(checkpoint), "--baseline", "--k-shot", ""]))
+        ["--data", str(data), "--held_out_fold", "2/2", "--checkpoint", str(checkpoint), "--baseline", "--k_shot", ""]))
     for method in ("model", "baseline"):
         assert summary[method]["top1"]["folds"][1] == direct[0]["methods"][method]["top1"]
         assert summary[method]["mAP"]["mean"] == np.mean(summary[method]["mAP"]["folds"])

@@ -73,7 +73,7 @@ def test_published_recipe_with_mining_epochs_and_classifier_run(tmp_path):
 def test_existing_run_is_not_overwritten_by_accident(tmp_path):
     folder = _run(tmp_path)
     before = (folder / "metrics.jsonl").read_text()
-    with pytest.raises(SystemExit, match="already holds a run"):
+    with pytest.raises(DataError, match="already holds a run"):
         _run(tmp_path)
     assert (folder / "metrics.jsonl").read_text() == before
 
