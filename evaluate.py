@@ -10,7 +10,8 @@ Every query clip ranks the classes by their nearest reference clip (Euclidean di
 
 Protocol: --reference and --query files; or one --data file split by signer (held-out signers are the
 queries) when it has two or more signers, else a seeded stratified split (the table marks such a set
-"same signer": retrieving a signer's own repetitions is easy for any method). Only queries whose class
+"same signer", or "signers unknown" when the file names none: retrieving a signer's own repetitions is
+easy for any method). Only queries whose class
 has a reference clip are scored. With several languages in one file, the same gloss in two languages is
 two classes.
 
@@ -155,6 +156,7 @@ def split_set(name, data, args):
     protocol = {
         "split": "held-out signers" if by_signer else "stratified by class",
         "cross_signer": by_signer,
+        "signers": "cross" if by_signer else "unknown" if data.signers is None else "same",
         "held_out_signers": signer_names(query) if by_signer else [],
         "query_fraction": None if by_signer else args.query_fraction,
     }
@@ -165,8 +167,10 @@ def evaluation_sets(args):
     if args.reference:
         reference, query = (read_filtered(path, args) for path in (args.reference, args.query))
         reference, query = keep_widespread_glosses(reference, [reference, query], args.min_signers)
-        shared = set(signer_names(reference)) & set(signer_names(query))
-        protocol = {"split": "reference and query files", "cross_signer": bool(signer_names(query)) and not shared}
+        known = reference.signers is not None and query.signers is not None
+        cross = known and not set(signer_names(reference)) & set(signer_names(query))
+        protocol = {"split": "reference and query files", "cross_signer": cross,
+                    "signers": "cross" if cross else "same" if known else "unknown"}
         return [EvaluationSet(Path(args.query).name, reference, query, protocol)]
     data = read_filtered(args.data, args)
     if not args.per_language:
@@ -270,7 +274,7 @@ def table(results, k_shots):
     rows = []
     for result in results:
         protocol = result["protocol"]
-        signers = "cross" if protocol["cross_signer"] else "same signer"
+        signers = {"cross": "cross", "same": "same signer", "unknown": "signers unknown"}[protocol["signers"]]
         for method, figures in result["methods"].items():
             silhouette_value = figures["silhouette"]
             rows.append([

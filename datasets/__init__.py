@@ -4,6 +4,7 @@
 :func:`build_dataset` turns the command-line arguments into training and validation sets.
 """
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +20,7 @@ from datasets.splits import signer_or_stratified_split
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_TRAINING_SET = REPOSITORY / "data" / "asl_mit" / "asl_mit.csv.gz"
 BASE_DATA_FOLDER_ENV = "BASE_DATA_FOLDER"
+log = logging.getLogger(__name__)
 
 READERS = {
     ".csv": (spoter_csv.read_spoter_csv, spoter_csv.READER_VERSION),
@@ -39,16 +41,35 @@ def _reader_for(path):
 
 def read_signs(path, cache_dir=None):
     """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file, or a
-    folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData.
+    folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData,
+    without the clips that hold nothing usable (:func:`drop_unusable`).
 
     Folders are not cached: their content has no single file to key the cache by."""
     path = Path(path)
     if path.is_dir():
-        return clip_files.read_class_folders(path)
+        return drop_unusable(clip_files.read_class_folders(path))
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     read, version = _reader_for(path)
-    return cached_read(read, path, version, cache_dir)
+    data = cached_read(read, path, version, cache_dir)
+    if read is spoter_csv.read_spoter_csv:
+        data = spoter_csv.name_integer_labels(data, path)
+    return drop_unusable(data)
+
+
+def drop_unusable(data):
+    """``data`` without clips where nothing was detected or every value is the same, counted in the log;
+    refused when no clip is left."""
+    detected, varied = data.clip_quality()
+    keep = detected & varied
+    if keep.all():
+        return data
+    if not keep.any():
+        raise DataError(f"{data.source}: no usable clip: nothing was detected in {int((~detected).sum())} clip(s) "
+                        f"and every value is the same in {int((detected & ~varied).sum())}")
+    log.warning("%s: dropped %d of %d clips: nothing detected in %d, every value the same in %d", data.source,
+                int((~keep).sum()), len(data), int((~detected).sum()), int((detected & ~varied).sum()))
+    return data.subset(np.flatnonzero(keep))
 
 
 def filter_signs(data, exclude_labels=(), languages=None, min_signers=None):
