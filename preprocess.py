@@ -14,7 +14,7 @@ import numpy as np
 from datasets import filter_signs, read_signs
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection
-from datasets.spoter_csv import CSV_SUFFIXES, write_spoter_csv
+from datasets.formats.spoter_csv import CSV_SUFFIXES, write_spoter_csv
 from preprocessing import extract as extraction
 from preprocessing.create import SplitOptions, create
 from preprocessing.labels import folder_labeller, lsa64_labeller, wlasl_labeller

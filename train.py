@@ -20,7 +20,7 @@ from datasets import build_dataset
 from datasets.clip_dataset import ClipDataset, collate, epoch_order
 from models import ModelConfig, build_model
 from training.checkpoint import load_model, save_checkpoint
-from training.engine import PreBatchMining, SectionTimer, evaluate, train_one_epoch
+from training.engine import PreBatchMining, SectionTimer, embed, evaluate, train_one_epoch
 from training.schedule import warmup_cosine
 from training.losses import build_criterion
 from training.mining import MiningScheduler
@@ -168,7 +168,9 @@ def finish(folder, device, tracker, eval_train_set, validation_set, seed):
     if (folder / "best.pt").exists():
         tracker.log_model(folder / "best.pt", "best")
         best_model, _ = load_model(folder / "best.pt", device)
-        for title, figure in run_figures(best_model, eval_train_set, validation_set, device, folder, seed).items():
+        embedded = {name: (embed(best_model, clips, device), clips.data)
+                    for name, clips in (("train", eval_train_set), ("validation", validation_set))}
+        for title, figure in run_figures(embedded, folder, seed).items():
             tracker.log_figure(title, figure)
 
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.npz_arrays import load_arrays
+from datasets.formats.npz_arrays import load_arrays, save_arrays
 from datasets.sign_data import SignData
-from utils.atomic import atomic_path
 from utils.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -31,11 +30,6 @@ def file_digest(path, chunk_size=1 << 22):
         while chunk := f.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_save_npz(path, arrays):
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
 
 
 def _load_entry(entry, path):
@@ -60,7 +54,7 @@ def cached_read(read, path, reader_version, cache_dir=None):
             return cached
     data = read(path)
     try:
-        atomic_save_npz(entry, data.to_arrays())
+        save_arrays(entry, data.to_arrays())
     except OSError:
         pass  # A read-only or full cache location must not stop training: the data is already parsed.
     return data

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from datasets import class_names, label_ids
-from datasets.clip_files import clip_id, find_clips, read_clips
+from datasets.formats.clip_files import clip_id, find_clips, read_clips
 from datasets.sign_data import DataError, SignData
 from datasets.splits import signer_or_stratified_split
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from preprocessing.labels import SPLITS
 from utils.run_files import write_json
 

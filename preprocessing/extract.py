@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets import landmarks
+from datasets.formats import landmarks
 from datasets.sign_data import DataError
 
 log = logging.getLogger("preprocess")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
 
-from datasets.clip_files import class_folder, clip_id
+from datasets.formats.clip_files import class_folder, clip_id
 from datasets.sign_data import DataError
 
 SPLITS = ("train", "val", "test")

@@ -11,7 +11,7 @@ import pytest
 
 import evaluate
 from datasets import layout, read_signs
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import SHARED_DATA, generated_sign_data, requires
 from utils.errors import DataError
 

@@ -5,7 +5,7 @@ import numpy as np
 
 import cross_validate
 import evaluate
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import generated_sign_data
 
 TINY = ["--epochs", "1", "--epoch_iters", "2", "--batch_size", "8", "--hidden_dim", "24", "--heads", "2",

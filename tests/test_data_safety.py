@@ -12,7 +12,7 @@ import evaluate
 import preprocess
 import train
 from datasets import read_signs
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from models import build_model
 from tests.conftest import TINY_MODEL_CONFIG, generated_sign_data
 from training import checkpoint as checkpoint_module

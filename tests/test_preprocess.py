@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from datasets import layout, read_signs
-from datasets.landmarks import read_landmark_clip, write_landmarks
+from datasets.formats.landmarks import read_landmark_clip, write_landmarks
 from datasets.sign_data import DataError
 from preprocessing.create import SplitOptions, create
 from preprocessing.extract import extract_video, pending, plan

@@ -10,7 +10,7 @@ import torch
 
 import train
 from datasets.sign_data import DataError
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from models import ModelConfig
 from tests.conftest import REPOSITORY, generated_sign_data
 from utils.run_files import read_metrics

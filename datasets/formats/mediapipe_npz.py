@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets import layout
-from datasets.npz_arrays import load_arrays
+from datasets.formats.npz_arrays import load_arrays
 from datasets.sign_data import DataError, SignData
 
 READER_VERSION = "mpnpz1"

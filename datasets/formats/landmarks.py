@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets import layout
-from datasets.cache import atomic_save_npz
-from datasets.npz_arrays import load_arrays
+from datasets.formats.npz_arrays import load_arrays, save_arrays
 from datasets.sign_data import DataError
 
 SUFFIX = ".npz"
@@ -28,7 +27,7 @@ def write_landmarks(path, parts, width, height, fps):
     """Write one video's landmarks atomically: a killed run leaves the old file or none, never half of one."""
     arrays = {name: np.asarray(values, dtype=np.float32) for name, values in parts.items()}
     arrays.update(width=np.int64(width), height=np.int64(height), fps=np.float64(fps))
-    atomic_save_npz(path, arrays)
+    save_arrays(path, arrays)
 
 
 def _load(path):

@@ -1,13 +1,20 @@
-"""Reading ``.npz`` archives safely: every array is read up front, and a truncated, damaged or pickled archive
-is one :class:`DataError` naming the file (and the array), never numpy's or zipfile's traceback."""
+"""``.npz`` archives of plain arrays: written atomically; read safely, every array up front, so that a
+truncated, damaged or pickled archive is one :class:`DataError` naming the file (and the array), never
+numpy's or zipfile's traceback."""
 import zipfile
 import zlib
 
 import numpy as np
 
+from utils.atomic import atomic_path
 from utils.errors import DataError
 
 _DAMAGE = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def save_arrays(path, arrays):
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load_arrays(path, what="a readable .npz archive"):
