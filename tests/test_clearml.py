@@ -148,6 +148,7 @@ def test_offline_session_of_a_failed_run_keeps_its_figure_and_scalars_without_na
     assert (trace["x"], trace["y"], trace["text"]) == ([0.1, 0.7], [1.5, 2.5], ["hello", "thanks"])
 
 
+@pytest.mark.slow
 def test_tracker_none_never_imports_clearml(tmp_path):
     code = (
         "import sys, train\n"
@@ -211,6 +212,7 @@ class StandInDataset:
         return str(self.folder)
 
 
+@pytest.mark.slow
 def test_training_reads_the_files_inside_the_clearml_dataset_copy(tmp_path, monkeypatch):
     import clearml
 
@@ -327,6 +329,7 @@ class AgentStandInTracker(Tracker):
         config["experiment_name"] = "enqueued"
 
 
+@pytest.mark.slow
 def test_the_run_uses_the_arguments_as_replaced_when_connected(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "build_tracker", lambda args: AgentStandInTracker())
     train.main(train.get_args_parser().parse_args(TINY + [

@@ -25,7 +25,9 @@ def test_folds_are_scored_as_evaluate_py_scores_them_and_finished_folds_are_not_
     for method in ("model", "baseline"):
         assert summary[method]["top1"]["folds"][1] == direct[0]["methods"][method]["top1"]
         assert summary[method]["mAP"]["mean"] == np.mean(summary[method]["mAP"]["folds"])
-    margins = [m - b for m, b in zip(summary["model"]["top1"]["folds"], summary["baseline"]["top1"]["folds"])]
+    margins = [m - b for m, b in zip(summary["model"]["top1"]["folds"], summary["baseline"]["top1"]["folds"],
+                                     strict=True)]
+    assert len(margins) == 2
     assert summary["top1_margin"]["folds"] == margins and summary["top1_margin"]["min"] == min(margins)
 
     written = (tmp_path / "cv" / "tiny" / "fold_1.json").stat().st_mtime_ns

@@ -136,3 +136,20 @@ def test_a_damaged_cache_entry_is_discarded_and_rebuilt_with_a_warning(tmp_path,
     assert "damaged cache entry" in caplog.text
     np.testing.assert_array_equal(again.keypoints, first.keypoints)
     assert np.load(entry)["keypoints"].shape == first.keypoints.shape  # rebuilt, readable again
+
+
+def test_save_checkpoints_every_keeps_exactly_those_epochs(tmp_path, data_files):
+    folder = run_train(tmp_path, data_files, "--epochs", "3", "--save_checkpoints_every", "2")
+    kept = sorted(name for name in os.listdir(folder) if name.startswith("checkpoint_epoch_"))
+    assert kept == ["checkpoint_epoch_2.pt"]
+    assert torch.load(folder / "checkpoint_epoch_2.pt", weights_only=True)["epoch"] == 2
+    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 3
+
+
+def test_an_epoch_is_the_same_whatever_the_worker_count(tmp_path, data_files):
+    runs = [run_train(tmp_path, data_files, "--epochs", "2", "--epoch_iters", "-1", "--num_workers", str(workers),
+                      name=f"workers{workers}") for workers in (0, 2)]
+    records = [[json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()] for folder in runs]
+    assert len(records[0]) == len(records[1]) == 2
+    for first, second in zip(*records):
+        assert first["train_loss"] == second["train_loss"] and first["silhouette_val"] == second["silhouette_val"]

@@ -7,7 +7,12 @@ import torch
 
 import evaluate
 from datasets import layout
+from datasets import label_ids
+from datasets.clip_dataset import ClipDataset
 from models import build_model
+from training.checkpoint import load_model
+from training.engine import embed
+from training.metrics import retrieval_scores
 from training.checkpoint import save_checkpoint
 from tests.conftest import TINY_MODEL_CONFIG, generated_clip
 
@@ -74,7 +79,17 @@ def test_held_out_signers_are_the_queries_and_both_methods_are_scored(archive, c
     assert baseline["top1"] == baseline["mAP"] == baseline["class_accuracy"] == 1.0  # separable by construction
     assert baseline["k_shot"]["1"]["top1"] == 1.0 and set(baseline["per_class_top1"]) == {"sign0", "sign1", "sign2"}
     model = document["sets"][0]["methods"]["model"]
-    assert 0 <= model["top1"] <= model["top5"] <= 1 and -1 <= model["silhouette"] <= 1
+    # the untrained model's figures are exactly those of its embeddings, scored on the protocol's split
+    evaluation = evaluate.evaluation_sets(evaluate.get_args_parser().parse_args(
+        ["--data", str(archive), "--language", "AAA", "--held_out_signers", "1", "--seed", "5", "--baseline_only"]))[0]
+    names = sorted(set(evaluation.reference.labels) | set(evaluation.query.labels))
+    ids = [label_ids(part.labels, names) for part in (evaluation.reference, evaluation.query)]
+    embedder, _ = load_model(checkpoint)
+    reference, query = (embed(embedder, ClipDataset(part, part_ids), "cpu")
+                        for part, part_ids in zip((evaluation.reference, evaluation.query), ids, strict=True))
+    expected = retrieval_scores(query, ids[1], reference, ids[0])
+    assert (model["top1"], model["top5"], model["mAP"]) == pytest.approx((expected["top1"], expected["top5"],
+                                                                          expected["mAP"]))
     assert document["settings"]["held_out_signers"] == 1 and document["checkpoint"] == str(checkpoint)
     for header in ("top-1", "top-5", "mAP", "silhouette"):
         assert header in printed
