@@ -10,8 +10,8 @@ dealt into ``--folds`` seeded groups (``datasets.splits.signer_folds``); fold K 
 ``--validation_fold K/N`` and is scored by evaluate.py's code on the same split: the model's ``last.pt``
 (not ``best.pt``, which was chosen on the held-out signers themselves) and the raw-keypoint baseline.
 
-With ``--zero-shot FILE ...`` each fold's model is also scored on those files, one row per language
-(``evaluate.py --per-language``: signers held out where a language has several, else a stratified split),
+With ``--zero_shot FILE ...`` each fold's model is also scored on those files, one row per language
+(``evaluate.py --per_language``: signers held out where a language has several, else a stratified split),
 so zero-shot figures come as a mean over the fold models too.
 
 Writes ``<output>/<name>/fold_K.json`` (evaluate.py's JSON) per fold, ``fold_K_zero_shot_<file>.json`` and
@@ -27,8 +27,9 @@ import numpy as np
 
 import evaluate
 import train
-from datasets.sign_data import DataError
-from utils.cli import int_list
+from utils.errors import DataError
+from utils.cli import Parser, int_list, run_command
+from utils.settings import add_common, at_least, checked
 from utils.run_files import write_json
 
 log = logging.getLogger("cross_validate")
@@ -36,15 +37,16 @@ FIGURES = ("top1", "top5", "mAP")
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="cross_validate.py", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/signs/asl.npz", help="file with signer ids to fold")
-    parser.add_argument("--folds", type=int, default=5, help="signer folds (default %(default)s)")
+    parser.add_argument("--folds", type=checked(int, at_least(2)), default=5, help="signer folds (default %(default)s)")
     parser.add_argument("--only", type=int_list, default=[], help="run only these folds (1-based, comma-separated)")
-    parser.add_argument("--seed", type=int, default=379, help="seed of the folds and of training (default %(default)s)")
+    add_common(parser, "seed")
     parser.add_argument("--name", default="recommended", help="name of this recipe's results folder")
     parser.add_argument("--output", default="out-cv", help="results go to <output>/<name>/ (default %(default)s)")
-    parser.add_argument("--baseline-only", action="store_true", help="score the raw-keypoint baseline alone")
-    parser.add_argument("--zero-shot", nargs="*", default=[], metavar="FILE",
+    parser.add_argument("--baseline_only", action="store_true", help="score the raw-keypoint baseline alone")
+    parser.add_argument("--zero_shot", nargs="*", default=[], metavar="FILE",
                         help="also score each fold's model on these files, per language")
     parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then train.py flags")
     return parser
@@ -61,8 +63,8 @@ def train_fold(args, fold, folder):
 
 
 def evaluate_fold(args, checkpoint, path, data_flags):
-    flags = data_flags + ["--seed", str(args.seed), "--k-shot", "", "--json", str(path)]
-    flags += ["--baseline-only"] if checkpoint is None else ["--checkpoint", str(checkpoint), "--baseline"]
+    flags = data_flags + ["--seed", str(args.seed), "--k_shot", "", "--json", str(path)]
+    flags += ["--baseline_only"] if checkpoint is None else ["--checkpoint", str(checkpoint), "--baseline"]
     evaluate.run(evaluate.get_args_parser().parse_args(flags))
 
 
@@ -106,6 +108,8 @@ def run(args):
     folder = Path(args.output) / args.name
     folder.mkdir(parents=True, exist_ok=True)
     folds = args.only or list(range(1, args.folds + 1))
+    if any(not 1 <= fold <= args.folds for fold in folds):
+        raise DataError(f"--only {','.join(map(str, folds))}: folds are numbered 1 to --folds {args.folds}")
     per_fold, zero_shot = [], {}
     for fold in folds:
         path = folder / f"fold_{fold}.json"
@@ -114,13 +118,13 @@ def run(args):
             log.info("fold %d/%d: training", fold, args.folds)
             if checkpoint is not None:
                 train_fold(args, fold, folder)
-            evaluate_fold(args, checkpoint, path, ["--data", args.data, "--held-out-fold", f"{fold}/{args.folds}"])
+            evaluate_fold(args, checkpoint, path, ["--data", args.data, "--held_out_fold", f"{fold}/{args.folds}"])
         (per_fold_sets,) = set_methods(path).values()
         per_fold.append(per_fold_sets)
         for data in args.zero_shot:
             zero_path = folder / f"fold_{fold}_zero_shot_{Path(data).stem}.json"
             if not zero_path.exists():
-                evaluate_fold(args, checkpoint, zero_path, ["--data", data, "--per-language"])
+                evaluate_fold(args, checkpoint, zero_path, ["--data", data, "--per_language"])
             for name, methods in set_methods(zero_path).items():
                 zero_shot.setdefault(name, []).append(methods)
     summary = summarize(per_fold)
@@ -135,13 +139,7 @@ def run(args):
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = get_args_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (DataError, ValueError) as error:
-        log.error("%s", error)
-        sys.exit(2)
+    return run_command(run, get_args_parser(), argv)
 
 
 if __name__ == "__main__":

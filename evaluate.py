@@ -10,13 +10,14 @@ Every query clip ranks the classes by their nearest reference clip (Euclidean di
 
 Protocol: --reference and --query files; or one --data file split by signer (held-out signers are the
 queries) when it has two or more signers, else a seeded stratified split (the table marks such a set
-"same signer": retrieving a signer's own repetitions is easy for any method). Only queries whose class
+"same signer", or "signers unknown" when the file names none: retrieving a signer's own repetitions is
+easy for any method). Only queries whose class
 has a reference clip are scored. With several languages in one file, the same gloss in two languages is
 two classes.
 
     python evaluate.py --checkpoint out-checkpoints/run/best.pt --data ../shared/data/signs/other.npz \\
         --language BISINDO --baseline --json bisindo.json
-    python evaluate.py --baseline-only --data ../shared/data/signs/other.npz --per-language
+    python evaluate.py --baseline_only --data ../shared/data/signs/other.npz --per_language
 """
 import argparse
 import logging
@@ -35,10 +36,11 @@ from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
 from training.checkpoint import load_model
 from retrieval.embedding import embed
 from retrieval.metrics import nearest_class_accuracy, retrieval_scores, silhouette
-from utils.cli import comma_list, fold_spec, format_table, int_list
+from utils.cli import Parser, comma_list, fold_spec, format_table, int_list, run_command
+from utils.settings import CountOrFraction, Range, add_common, at_least, checked
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
-from utils.run_files import write_json
+from utils.run_files import refuse_overwriting_inputs, write_json
 
 log = logging.getLogger("evaluate")
 
@@ -46,13 +48,15 @@ K_SHOT_DRAWS = 10
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Flags are spelled with underscores; the hyphenated spellings of earlier versions (--batch-size) still
+    work (:class:`utils.cli.Parser`)."""
+    parser = Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model = parser.add_argument_group("what to evaluate")
     model.add_argument("--checkpoint", default="", help="trained model (best.pt of a train.py run)")
     model.add_argument("--baseline", action="store_true",
                        help="also evaluate raw normalized keypoints, resampled and flattened, on the same protocol")
-    model.add_argument("--baseline-only", action="store_true", help="evaluate the baseline alone (no checkpoint)")
-    model.add_argument("--baseline-frames", type=int, default=BASELINE_FRAMES,
+    model.add_argument("--baseline_only", action="store_true", help="evaluate the baseline alone (no checkpoint)")
+    model.add_argument("--baseline_frames", type=checked(int, at_least(1)), default=BASELINE_FRAMES,
                        help="frames the baseline resamples every clip to (default %(default)s)")
 
     data = parser.add_argument_group("data and protocol")
@@ -61,38 +65,38 @@ def get_args_parser():
     data.add_argument("--query", default="", help="query file (instead of --data; needs --reference)")
     data.add_argument("--language", type=comma_list, default=[],
                       help="comma-separated languages to keep (files with a language column)")
-    data.add_argument("--per-language", action="store_true",
+    data.add_argument("--per_language", action="store_true",
                       help="evaluate every language of the data on its own, one table row each")
-    data.add_argument("--min-signers", type=int, default=0,
+    data.add_argument("--min_signers", type=checked(int, at_least(0)), default=0,
                       help="keep only glosses signed by at least this many signers (counted before splitting; "
                            "with --reference, counted in the reference file)")
-    data.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
-                      help="comma-separated labels to drop (default %(default)s); '' keeps all")
-    data.add_argument("--held-out-signers", type=float, default=0.2,
+    add_common(data, "exclude_labels")
+    data.add_argument("--held_out_signers", type=checked(float, CountOrFraction()), default=0.2,
                       help="signers held out as queries: a count (>= 1) or a fraction (< 1) (default %(default)s, "
                            "as train.py --validation_signers)")
-    data.add_argument("--held-out-fold", type=fold_spec, default=None, metavar="K/N",
-                      help="hold out fold K of N seeded signer folds as queries instead of --held-out-signers "
+    data.add_argument("--held_out_fold", type=fold_spec, default=None, metavar="K/N",
+                      help="hold out fold K of N seeded signer folds as queries instead of --held_out_signers "
                            "(as train.py --validation_fold)")
-    data.add_argument("--query-fraction", type=float, default=0.2,
+    data.add_argument("--query_fraction", type=checked(float, Range(0, 1, low_open=True, high_open=True)),
+                      default=0.2,
                       help="share of each class used as queries when signers are unknown or one (default %(default)s)")
-    data.add_argument("--k-shot", type=int_list, default=[1, 2, 5],
+    data.add_argument("--k_shot", type=int_list, default=[1, 2, 5],
                       help="reference clips per class for k-shot accuracy, comma-separated (default 1,2,5); '' none")
-    data.add_argument("--seed", type=int, default=379, help="seed of the splits and k-shot draws (train.py's default)")
+    add_common(data, "seed")
 
     output = parser.add_argument_group("output and running")
     output.add_argument("--json", default="", help="write every figure and the exact protocol to this JSON file")
     output.add_argument("--plot", default="",
                         help="t-SNE scatter of reference and query embeddings to this HTML file (one per set, "
-                             "named FILE_<set>.html, with --per-language)")
-    output.add_argument("--plot-max-clips", type=int, default=5000, help="clips drawn in the t-SNE plot")
-    output.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
-    output.add_argument("--batch-size", type=int, default=256, help="clips per embedding batch")
-    output.add_argument("--cache-dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
+                             "named FILE_<set>.html, with --per_language)")
+    output.add_argument("--plot_max_clips", type=checked(int, at_least(4)), default=5000,
+                        help="clips drawn in the t-SNE plot")
+    add_common(output, "device", "cache_dir")
+    output.add_argument("--batch_size", type=checked(int, at_least(1)), default=256, help="clips per embedding batch")
     return parser
 
 
-class UsageError(ValueError):
+class UsageError(DataError):
     """Flags that do not fit together."""
 
 
@@ -102,11 +106,15 @@ def check_args(args):
     if bool(args.data) == bool(args.reference):
         raise UsageError("give either --data FILE, or --reference FILE and --query FILE")
     if not args.checkpoint and not args.baseline_only:
-        raise UsageError("--checkpoint is required (or --baseline-only to evaluate the raw-keypoint baseline alone)")
+        raise UsageError("--checkpoint is required (or --baseline_only to evaluate the raw-keypoint baseline alone)")
     if args.checkpoint and args.baseline_only:
-        raise UsageError("--baseline-only evaluates no checkpoint: drop --checkpoint, or use --baseline")
+        raise UsageError("--baseline_only evaluates no checkpoint: drop --checkpoint, or use --baseline")
     if any(k < 1 for k in args.k_shot):
-        raise UsageError(f"--k-shot values must be >= 1, got {args.k_shot}")
+        raise UsageError(f"--k_shot values must be >= 1, got {args.k_shot}")
+    inputs = {"--checkpoint": args.checkpoint, "--data": args.data, "--reference": args.reference,
+              "--query": args.query}
+    for flag in ("json", "plot"):
+        refuse_overwriting_inputs(f"--{flag}", getattr(args, flag), inputs)
 
 
 @dataclass
@@ -137,7 +145,7 @@ def signer_names(data):
 
 
 def split_set(name, data, args):
-    """Split one file into references and queries (before the --min-signers filter, so the split of a
+    """Split one file into references and queries (before the --min_signers filter, so the split of a
     file is the split train.py makes of it with the same seed and held-out signers)."""
     if not len(data):
         raise DataError(f"{data.source}: no clips left after filtering ({name})")
@@ -148,6 +156,7 @@ def split_set(name, data, args):
     protocol = {
         "split": "held-out signers" if by_signer else "stratified by class",
         "cross_signer": by_signer,
+        "signers": "cross" if by_signer else "unknown" if data.signers is None else "same",
         "held_out_signers": signer_names(query) if by_signer else [],
         "query_fraction": None if by_signer else args.query_fraction,
     }
@@ -158,14 +167,16 @@ def evaluation_sets(args):
     if args.reference:
         reference, query = (read_filtered(path, args) for path in (args.reference, args.query))
         reference, query = keep_widespread_glosses(reference, [reference, query], args.min_signers)
-        shared = set(signer_names(reference)) & set(signer_names(query))
-        protocol = {"split": "reference and query files", "cross_signer": bool(signer_names(query)) and not shared}
+        known = reference.signers is not None and query.signers is not None
+        cross = known and not set(signer_names(reference)) & set(signer_names(query))
+        protocol = {"split": "reference and query files", "cross_signer": cross,
+                    "signers": "cross" if cross else "same" if known else "unknown"}
         return [EvaluationSet(Path(args.query).name, reference, query, protocol)]
     data = read_filtered(args.data, args)
     if not args.per_language:
         return [split_set(" ".join([Path(args.data).name] + args.language), data, args)]
     if data.languages is None:
-        raise DataError(f"{data.source}: has no language information for --per-language")
+        raise DataError(f"{data.source}: has no language information for --per_language")
     return [
         split_set(f"{Path(args.data).name} {language}", data.subset(np.flatnonzero(data.languages == language)), args)
         for language in np.unique(data.languages)
@@ -254,7 +265,7 @@ def table(results, k_shots):
     rows = []
     for result in results:
         protocol = result["protocol"]
-        signers = "cross" if protocol["cross_signer"] else "same signer"
+        signers = {"cross": "cross", "same": "same signer", "unknown": "signers unknown"}[protocol["signers"]]
         for method, figures in result["methods"].items():
             silhouette_value = figures["silhouette"]
             rows.append([
@@ -289,6 +300,7 @@ def build_embedders(args, device):
 
 
 def run(args):
+    """Check the flags, evaluate every set, print the table and write the outputs; returns the results."""
     check_args(args)
     device = resolve_device(args.device)
     embedders = build_embedders(args, device)
@@ -320,13 +332,7 @@ def run(args):
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = get_args_parser().parse_args(argv)
-    try:
-        run(args)
-    except (DataError, ValueError, FileNotFoundError) as error:
-        log.error("%s", error)
-        sys.exit(2)
+    return run_command(run, get_args_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,25 @@
 """
 import argparse
 import logging
-import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from datasets import filter_signs, read_signs
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import CSV_SUFFIXES, write_spoter_csv
 from preprocessing import extract as extraction
 from preprocessing.create import SplitOptions, create
 from preprocessing.labels import folder_labeller, lsa64_labeller, wlasl_labeller
-from utils.cli import comma_list, shard_spec
+from utils.cli import Parser, comma_list, run_command, shard_spec
+from utils.run_files import refuse_overwriting_inputs
+from utils.settings import Range, add_common, at_least, checked
 
 log = logging.getLogger("preprocess")
-
-
-def positive_int(value):
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return number
+DECIMALS = checked(int, Range(1, 12, integer=True))
+SPLIT_SIZE = Range(0)
 
 
 def cap_per_class(data, max_per_class, seed):
@@ -36,8 +33,17 @@ def cap_per_class(data, max_per_class, seed):
     return data.subset(k_shot_selection(groups, max_per_class, seed))
 
 
+def check_destination(source, destination):
+    """A SPOTER CSV is what convert writes: refuse a name that says otherwise, or that is the source."""
+    if not any(Path(destination).name.lower().endswith(suffix) for suffix in CSV_SUFFIXES):
+        raise DataError(f"{destination}: convert writes a SPOTER CSV; name the output "
+                        f"{' or '.join('*' + suffix for suffix in CSV_SUFFIXES)}")
+    refuse_overwriting_inputs("destination", destination, {"source": source})
+
+
 def convert(args):
-    data = read_signs(args.source)
+    check_destination(args.source, args.destination)
+    data = read_signs(args.source, args.cache_dir or None)
     keep = np.ones(len(data), dtype=bool)
     if args.signers:
         if data.signers is None:
@@ -78,7 +84,7 @@ def labeller_from_args(args):
             raise DataError("--labels wlasl needs --metadata (WLASL's JSON, e.g. WLASL_v0.3.json)")
         return wlasl_labeller(args.metadata, args.num_classes)
     if args.num_classes is not None:
-        raise DataError("--num-classes selects WLASL classes; it needs --labels wlasl")
+        raise DataError("--num_classes selects WLASL classes; it needs --labels wlasl")
     if args.labels == "lsa64":
         return lsa64_labeller(args.sign_names or None)
     return folder_labeller()
@@ -94,11 +100,6 @@ def create_csvs(args):
     create(args.source, args.output, labeller, options, name=args.name or None, decimals=args.decimals)
 
 
-def option(parser, name, **kwargs):
-    """Add ``--name-with-hyphens``, also accepted as ``--name_with_underscores`` like train.py's flags."""
-    parser.add_argument(f"--{name}", f"--{name.replace('-', '_')}", **kwargs)
-
-
 def add_extract_parser(commands):
     command = commands.add_parser(
         "extract", help="MediaPipe Holistic landmarks of every video in a folder (resumable)",
@@ -106,17 +107,17 @@ def add_extract_parser(commands):
                     "(.npz: pose [F,33,4], left/right hand [F,21,3], optional face, width, height, fps) per "
                     "video under OUTPUT, mirroring the folders. Videos whose file exists are skipped, so an "
                     "interrupted run continues where it stopped. Needs " + extraction.INSTALL_HINT + ".",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     command.add_argument("videos", help="folder of videos (searched recursively)")
     command.add_argument("output", help="folder for the landmark files")
-    command.add_argument("--workers", type=positive_int, default=1, help="worker processes, each running one video at a time")
+    command.add_argument("--workers", type=checked(int, at_least(1)), default=1,
+                         help="worker processes, each running one video at a time")
     command.add_argument("--face", action="store_true", help="also keep the 468 face landmarks")
     command.add_argument("--shard", type=shard_spec, default=None, metavar="K/N",
                          help="only shard K (1-based) of N: a fixed share of the videos chosen by a hash of "
                               "their path, so N cluster jobs (e.g. a SLURM array) cover the set once, with "
                               "no overlap and no coordination; point them all at the same OUTPUT")
-    option(command, "no-progress", action="store_true", help="no progress bar")
+    add_common(command, "no_progress")
     command.set_defaults(run=extract)
 
 
@@ -128,7 +129,6 @@ def add_create_parser(commands):
                     "are not written) and OUTPUT/<name>_id_to_gloss.json. Sizes are a count (>= 1) or a "
                     "fraction (< 1) of signers when signers are known (signer-disjoint splits), otherwise a "
                     "fraction of each class's clips.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     command.add_argument("source", help="folder of clips")
     command.add_argument("output", help="folder for the CSVs and the JSON")
@@ -136,51 +136,51 @@ def add_create_parser(commands):
                          help="wlasl: files named by video id, labelled by --metadata; lsa64: files named "
                               "SSS_PPP_RRR (sign, signer, repetition); folder: one subfolder per class")
     command.add_argument("--metadata", default="", help="WLASL JSON metadata (WLASL_v0.3.json or a subset)")
-    option(command, "num-classes", type=int, default=None, help="WLASL: keep the first N glosses (100: WLASL100)")
-    option(command, "sign-names", default="", help="LSA64: table of 'number|name|...' lines naming the signs")
+    command.add_argument("--num_classes", type=checked(int, at_least(1)), default=None,
+                         help="WLASL: keep the first N glosses (100: WLASL100)")
+    command.add_argument("--sign_names", default="", help="LSA64: table of 'number|name|...' lines naming the signs")
     command.add_argument("--split", choices=["official", "fresh"], default=None,
                          help="official: the dataset's own split (WLASL); fresh: a new seeded split; "
                               "default: official when the labels have one")
-    option(command, "test-size", type=float, default=0.2, help="fresh split: test signers or fraction; 0: none")
-    option(command, "val-size", type=float, default=0.1, help="fresh split: validation signers or fraction; 0: none")
-    option(command, "test-signers", type=comma_list, default=[], help="fresh split: hold out these signers for test")
-    option(command, "val-signers", type=comma_list, default=[],
-           help="fresh split: hold out these signers for validation")
-    command.add_argument("--seed", type=int, default=0, help="seed of the fresh split")
+    size = checked(float, SPLIT_SIZE)
+    command.add_argument("--test_size", type=size, default=0.2, help="fresh split: test signers or fraction; 0: none")
+    command.add_argument("--val_size", type=size, default=0.1,
+                         help="fresh split: validation signers or fraction; 0: none")
+    command.add_argument("--test_signers", type=comma_list, default=[],
+                         help="fresh split: hold out these signers for test")
+    command.add_argument("--val_signers", type=comma_list, default=[],
+                         help="fresh split: hold out these signers for validation")
+    add_common(command, "seed", seed=0)
     command.add_argument("--name", default="", help="output file prefix; default: wlasl<N>, lsa64 or signs")
-    command.add_argument("--decimals", type=int, default=5, help="decimals written per coordinate")
+    command.add_argument("--decimals", type=DECIMALS, default=5, help="decimals written per coordinate")
     command.set_defaults(run=create_csvs)
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Flags are spelled with underscores; hyphenated spellings (--num-classes) are accepted too."""
+    parser = Parser(prog="preprocess.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     add_extract_parser(commands)
     add_create_parser(commands)
     command = commands.add_parser(
         "convert", help="write any readable source (SPOTER CSV, MediaPipe .npz, .pose, a folder per class) as a SPOTER CSV",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    command.add_argument("source", help="input file")
-    command.add_argument("destination", help="output SPOTER CSV; a .gz suffix compresses it")
+    command.add_argument("source", help="input file or folder")
+    command.add_argument("destination", help="output SPOTER CSV (.csv, or .csv.gz to compress it)")
     command.add_argument("--signers", type=comma_list, default=[], help="keep only these signers (comma-separated)")
     command.add_argument("--language", type=comma_list, default=[], help="keep only these languages")
-    command.add_argument("--exclude_labels", type=comma_list, default=["_idle"], help="labels to drop")
-    command.add_argument("--max_per_class", type=int, default=0, help="cap clips per signer and class; 0: all")
-    command.add_argument("--decimals", type=int, default=5, help="decimals written per coordinate")
-    command.add_argument("--seed", type=int, default=0, help="seed of the per-class selection")
+    add_common(command, "exclude_labels", "cache_dir")
+    command.add_argument("--max_per_class", type=checked(int, at_least(0)), default=0,
+                         help="cap clips per signer and class; 0: all")
+    command.add_argument("--decimals", type=DECIMALS, default=5, help="decimals written per coordinate")
+    add_common(command, "seed", seed=0)
     command.set_defaults(run=convert)
     return parser
 
 
+def main(argv=None):
+    return run_command(lambda args: args.run(args), get_args_parser(), argv)
+
+
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    arguments = get_args_parser().parse_args()
-    try:
-        arguments.run(arguments)
-    except (DataError, ImportError) as error:
-        log.error("%s", error)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        log.error("interrupted: every file written so far is complete; run the same command again to continue")
-        sys.exit(130)
+    main()

@@ -45,7 +45,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=10_000, help="clips embedded, and queries and references ranked")
     parser.add_argument("--classes", type=int, default=100, help="classes of the generated labels")
-    parser.add_argument("--batch-size", type=int, default=256, help="clips per embedding batch")
+    parser.add_argument("--batch_size", type=int, default=256, help="clips per embedding batch")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     args = parser.parse_args()
     device = resolve_device(args.device)

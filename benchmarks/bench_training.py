@@ -34,7 +34,7 @@ from augmentations import build_augmentations  # noqa: E402
 from datasets import read_signs  # noqa: E402
 from datasets.clip_dataset import ClipDataset  # noqa: E402
 from datasets.sign_data import SignData  # noqa: E402
-from datasets.spoter_csv import write_spoter_csv  # noqa: E402
+from datasets.formats.spoter_csv import write_spoter_csv  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
 from training import distributed  # noqa: E402
 from training.engine import SectionTimer, train_one_epoch  # noqa: E402

@@ -1,164 +1,26 @@
-"""Datasets: read any supported source into :class:`SignData`, split it, and build the training sets.
+"""Datasets: every source read into :class:`~datasets.sign_data.SignData` (a clip is a float array
+``[frames, 54, 2]`` in the layout of :mod:`datasets.layout`), then filtered, split and served to torch.
 
-:func:`read_signs` picks the reader by file type and caches the parsed arrays by file content.
-:func:`build_dataset` turns the command-line arguments into training and validation sets.
+=======================  ==========================================================================
+``formats/``             one module per file format (SPOTER CSV, MediaPipe .npz, .pose, MP_Data, landmark
+                         files, folders of clips)
+``reading.py``           the reader registry by file type, behind the content-keyed ``cache.py``
+``paths.py``             path resolution (``$BASE_DATA_FOLDER/<dataset_name>``), the default training set
+``filters.py``           selection by label, language, signers per gloss
+``labels.py``            class names, class ids, and class keys (gloss, or language and gloss)
+``splits.py``            seeded signer-disjoint / stratified splits, signer folds, k-shot draws
+``training_data.py``     train.py's training and validation sets
+``normalization.py``,    normalization, and the torch dataset and padded batches
+``clip_dataset.py``
+=======================  ==========================================================================
+
+The names below are the package's public entry points, importable from ``datasets`` directly.
 """
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from datasets.filters import filter_signs
+from datasets.labels import class_keys, class_names, label_ids
+from datasets.paths import DEFAULT_TRAINING_SET, resolve_path
+from datasets.reading import read_signs
+from datasets.training_data import TrainingData, build_dataset
 
-import numpy as np
-
-from datasets import clip_files, mediapipe_npz, pose_file, spoter_csv
-from datasets.cache import cached_read
-from datasets.sign_data import DataError, SignData
-from datasets.splits import signer_or_stratified_split
-
-REPOSITORY = Path(__file__).resolve().parent.parent
-DEFAULT_TRAINING_SET = REPOSITORY / "data" / "asl_mit" / "asl_mit.csv.gz"
-BASE_DATA_FOLDER_ENV = "BASE_DATA_FOLDER"
-
-READERS = {
-    ".csv": (spoter_csv.read_spoter_csv, spoter_csv.READER_VERSION),
-    ".npz": (mediapipe_npz.read_mediapipe_npz, mediapipe_npz.READER_VERSION),
-    ".pose": (pose_file.read_pose_file, pose_file.READER_VERSION),
-}
-
-
-def _reader_for(path):
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes[-1:] == [".gz"]:
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix not in READERS:
-        raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; expected one of {', '.join(READERS)}")
-    return READERS[suffix]
-
-
-def read_signs(path, cache_dir=None):
-    """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file, or a
-    folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData.
-
-    Folders are not cached: their content has no single file to key the cache by."""
-    path = Path(path)
-    if path.is_dir():
-        return clip_files.read_class_folders(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    read, version = _reader_for(path)
-    return cached_read(read, path, version, cache_dir)
-
-
-def filter_signs(data, exclude_labels=(), languages=None, min_signers=None):
-    """Drop clips by label, keep only some languages, keep only glosses signed by ``min_signers`` signers."""
-    keep = ~np.isin(data.labels, list(exclude_labels))
-    if languages:
-        if data.languages is None:
-            raise DataError(f"{data.source}: has no language information to filter by")
-        keep &= np.isin(data.languages, list(languages))
-    if min_signers:
-        if data.signers is None:
-            raise DataError(f"{data.source}: has no signer information to filter by")
-        counts = {
-            label: len(np.unique(data.signers[data.labels == label])) for label in np.unique(data.labels[keep])
-        }
-        keep &= np.array([counts.get(label, 0) >= min_signers for label in data.labels])
-    return data.subset(np.flatnonzero(keep))
-
-
-def resolve_path(path, dataset_name="", data_folder=None):
-    """A direct path if it exists, else ``<data_folder>/<path>``, where the data folder defaults to
-    ``$BASE_DATA_FOLDER/<dataset_name>`` as in the reference code."""
-    direct = Path(path)
-    if direct.exists():
-        return direct
-    folder = Path(data_folder) if data_folder else Path(os.environ.get(BASE_DATA_FOLDER_ENV, "data")) / dataset_name
-    nested = folder / path
-    if nested.exists():
-        return nested
-    raise DataError(f"{path}: file not found (also looked for {nested})")
-
-
-def class_names(labels):
-    """Sorted class names (plain str: checkpoints load with weights_only); integer ids sort numerically."""
-    unique = np.unique(labels).tolist()
-    if all(label.lstrip("-").isdigit() for label in unique):
-        return sorted(unique, key=int)
-    return sorted(unique)
-
-
-def class_keys(*parts):
-    """Class of each clip of every part: the gloss, prefixed by its language ("LSM: hello") when the parts
-    hold several languages, since the same word is then different signs."""
-    if any(part.languages is None for part in parts) or len(np.unique(np.concatenate(
-            [part.languages for part in parts]))) < 2:
-        return [part.labels for part in parts]
-    return [np.char.add(np.char.add(part.languages, ": "), part.labels) for part in parts]
-
-
-def label_ids(labels, names):
-    """Each label's position in ``names``, as int64 class ids."""
-    index = {name: i for i, name in enumerate(names)}
-    return np.array([index[label] for label in labels], dtype=np.int64)
-
-
-@dataclass
-class TrainingData:
-    train: SignData
-    validation: SignData
-    class_names: list
-
-    def class_ids(self, labels):
-        return label_ids(labels, self.class_names)
-
-
-def _split(data, args):
-    train, validation, _ = signer_or_stratified_split(
-        data.labels, data.signers, args.validation_signers, args.validation_fraction, args.seed,
-        args.validation_fold,
-    )
-    return data.subset(train), data.subset(validation)
-
-
-def _check_trainable(data, args):
-    counts = dict(zip(*np.unique(data.labels, return_counts=True)))
-    single = [label for label, count in counts.items() if count < 2]
-    if single and not args.classification_model:
-        raise DataError(
-            f"{data.source}: class(es) {', '.join(map(str, single[:5]))} have a single training clip, so no "
-            f"triplet can use them; add clips, or drop them with --min_clips_per_class 2"
-        )
-    if len(counts) < 2:
-        raise DataError(f"{data.source}: training data needs at least two classes, found {len(counts)}")
-    if args.batch_size > len(data):
-        raise DataError(
-            f"{data.source}: --batch_size {args.batch_size} is larger than the {len(data)} training clips"
-        )
-
-
-def _drop_rare_classes(data, min_clips):
-    labels, counts = np.unique(data.labels, return_counts=True)
-    return data.subset(np.flatnonzero(np.isin(data.labels, labels[counts >= min_clips])))
-
-
-def build_dataset(args, data_folder=None):
-    """Training and validation SignData, and the class names, from the arguments.
-
-    ``data_folder`` replaces ``$BASE_DATA_FOLDER/<dataset_name>`` (the ClearML loader passes its copy)."""
-    def read(path):
-        data = read_signs(resolve_path(path, args.dataset_name, data_folder), args.cache_dir or None)
-        return filter_signs(data, exclude_labels=args.exclude_labels)
-
-    if data_folder is not None and not args.training_set_path:
-        raise DataError(f"{data_folder}: name the training file inside the dataset with --training_set_path")
-    data = read(args.training_set_path or DEFAULT_TRAINING_SET)
-    if args.validation_set_path:
-        train, validation = data, read(args.validation_set_path)
-    else:
-        train, validation = _split(data, args)
-    if args.min_clips_per_class:
-        train = _drop_rare_classes(train, args.min_clips_per_class)
-    _check_trainable(train, args)
-    names = class_names(train.labels)
-    unseen = sorted(set(validation.labels.tolist()) - set(names))
-    return TrainingData(train, validation, list(names) + unseen)
+__all__ = ["DEFAULT_TRAINING_SET", "TrainingData", "build_dataset", "class_keys", "class_names", "filter_signs",
+           "label_ids", "read_signs", "resolve_path"]

@@ -5,13 +5,17 @@ of the file's bytes and of the reader's version, so an edited file or a changed 
 entry. Entries are written atomically: an interrupted write never leaves a half file behind.
 """
 import hashlib
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
+from datasets.formats.npz_arrays import load_arrays, save_arrays
 from datasets.sign_data import SignData
-from utils.atomic import atomic_path
+from utils.errors import DataError
+
+log = logging.getLogger(__name__)
 
 CACHE_ENV = "SPOTER_CACHE_DIR"
 
@@ -28,9 +32,14 @@ def file_digest(path, chunk_size=1 << 22):
     return digest.hexdigest()
 
 
-def atomic_save_npz(path, arrays):
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+def _load_entry(entry, path):
+    """The cached SignData of ``path``, or None (after deleting it) when the entry is damaged."""
+    try:
+        return SignData.from_arrays(load_arrays(entry, "a cache entry"), source=str(path))
+    except (KeyError, DataError) as error:
+        log.warning("%s: damaged cache entry for %s discarded (%s); parsing the file again", entry, path, error)
+        entry.unlink(missing_ok=True)
+        return None
 
 
 def cached_read(read, path, reader_version, cache_dir=None):
@@ -40,11 +49,12 @@ def cached_read(read, path, reader_version, cache_dir=None):
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     entry = cache_dir / f"{file_digest(path)}-{reader_version}.npz"
     if entry.exists():
-        with np.load(entry, allow_pickle=False) as arrays:
-            return SignData.from_arrays({k: arrays[k] for k in arrays.files}, source=str(path))
+        cached = _load_entry(entry, path)
+        if cached is not None:
+            return cached
     data = read(path)
     try:
-        atomic_save_npz(entry, data.to_arrays())
+        save_arrays(entry, data.to_arrays())
     except OSError:
         pass  # A read-only or full cache location must not stop training: the data is already parsed.
     return data

@@ -118,7 +118,8 @@ def with_neck(clip):
 def from_mediapipe_holistic(points):
     """Map ``[frames, 75, 2]`` MediaPipe Holistic points (pose, left hand, right hand) to the layout; the
     neck, which MediaPipe lacks (index -1 above), is filled from the shoulders."""
-    points = np.asarray(points, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, which SignData refuses by clip
+        points = np.asarray(points, dtype=np.float32)
     if points.ndim != 3 or points.shape[1:] != (MEDIAPIPE_HOLISTIC_POINTS, 2):
         raise ValueError(
             f"expected MediaPipe Holistic points of shape [frames, {MEDIAPIPE_HOLISTIC_POINTS}, 2], "

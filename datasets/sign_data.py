@@ -1,16 +1,16 @@
 """The in-memory form of a keypoint dataset: every clip's frames in one array, plus per-clip metadata."""
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from datasets import layout
+from utils.errors import DataError  # noqa: F401  (the project's error type, imported from here by readers)
 
 
 _OPTIONAL_COLUMNS = ("signers", "languages")
 
 
-class DataError(ValueError):
-    """Bad input data; the message names the file, and where known the row and column."""
 
 
 @dataclass
@@ -36,12 +36,42 @@ class SignData:
                 f"{self.source}: keypoints must have shape [frames, {layout.NUM_KEYPOINTS}, 2], "
                 f"got {list(self.keypoints.shape)}"
             )
+        if not np.issubdtype(self.keypoints.dtype, np.floating):
+            raise DataError(f"{self.source}: keypoints must be floating-point numbers, got {self.keypoints.dtype}")
+        for name in ("labels", "clip_ids"):
+            if getattr(self, name).ndim != 1:
+                raise DataError(f"{self.source}: {name} must be a flat list, got shape {list(getattr(self, name).shape)}")
         if len(self.offsets) != len(self.labels) + 1 or len(self.clip_ids) != len(self.labels):
             raise DataError(f"{self.source}: offsets, labels and clip ids disagree on the number of clips")
+        self._check_offsets()
+        self._check_range()
         for name in _OPTIONAL_COLUMNS:
             column = getattr(self, name)
             if column is not None and len(column) != len(self.labels):
                 raise DataError(f"{self.source}: {name} and labels disagree on the number of clips")
+
+    def _check_offsets(self):
+        offsets = self.offsets
+        if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
+            raise DataError(f"{self.source}: offsets must be a flat list of integers, got {offsets.dtype} "
+                            f"{list(offsets.shape)}")
+        if offsets[0] != 0 or offsets[-1] != len(self.keypoints):
+            raise DataError(f"{self.source}: offsets must run from 0 to the {len(self.keypoints)} frames, got "
+                            f"{int(offsets[0])} to {int(offsets[-1])}")
+        short = np.flatnonzero(np.diff(offsets) <= 0)
+        if short.size:
+            clip = int(short[0])
+            raise DataError(f"{self.source}: offsets must increase (every clip holds a frame); clip {clip} "
+                            f"({self.clip_ids[clip]}) spans {int(offsets[clip])} to {int(offsets[clip + 1])}")
+
+    def _check_range(self):
+        """Infinity here is a value float32 could not hold (e.g. 1e39): refuse it now, not as NaN epochs later."""
+        infinite = np.isinf(self.keypoints)
+        if infinite.any():
+            frame = int(np.flatnonzero(infinite.any(axis=(1, 2)))[0])
+            clip = int(np.searchsorted(self.offsets, frame, side="right") - 1)
+            raise DataError(f"{self.source}: clip {self.clip_ids[clip]}: infinite value or one beyond float32's range "
+                            f"(|x| > {np.finfo(np.float32).max:.1e})")
 
     def __len__(self):
         return len(self.labels)
@@ -95,6 +125,20 @@ class SignData:
         arrays = dict(keypoints=self.keypoints, offsets=self.offsets, labels=self.labels, clip_ids=self.clip_ids)
         arrays.update({name: getattr(self, name) for name in _OPTIONAL_COLUMNS if getattr(self, name) is not None})
         return arrays
+
+    def clip_quality(self):
+        """Two per-clip masks: ``detected`` (some point found in some frame) and ``varied`` (not every value
+        the same, as in a degenerate clip of one repeated number); other clips normalize into nothing."""
+        starts = self.offsets[:-1]
+        flat = self.keypoints.reshape(len(self.keypoints), -1)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames
+            low, high = np.nanmin(flat, axis=1), np.nanmax(flat, axis=1)
+        if not len(self):
+            return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+        detected = np.add.reduceat(np.isfinite(low).astype(np.int64), starts) > 0
+        varied = np.fmax.reduceat(high, starts) > np.fmin.reduceat(low, starts)
+        return detected, varied
 
     @classmethod
     def from_arrays(cls, arrays, source=""):

@@ -1,13 +1,15 @@
 """Seeded train/validation splits: signer-disjoint when signers are known, stratified by class otherwise."""
 import numpy as np
 
+from utils.errors import DataError
+
 
 def signer_split(signers, held_out, seed):
     """Hold out whole signers: ``held_out`` is a count (>= 1) or a fraction (< 1) of the signers."""
     names = np.unique(signers)
     count = int(held_out) if held_out >= 1 else max(1, round(held_out * len(names)))
     if count >= len(names):
-        raise ValueError(f"cannot hold out {count} of {len(names)} signers: training would have none")
+        raise DataError(f"cannot hold out {count} of {len(names)} signers: training would have none")
     return _hold_out(signers, np.random.default_rng(seed).choice(names, size=count, replace=False))
 
 
@@ -22,7 +24,7 @@ def signer_folds(signers, folds, seed):
     leave-signers-out cross-validation): a list of ``folds`` sorted arrays of signer names."""
     names = np.unique(signers)
     if not 2 <= folds <= len(names):
-        raise ValueError(f"cannot make {folds} signer folds from {len(names)} signers: need 2 to {len(names)}")
+        raise DataError(f"cannot make {folds} signer folds from {len(names)} signers: need 2 to {len(names)}")
     shuffled = np.random.default_rng(seed).permutation(names)
     return [np.sort(shuffled[fold::folds]) for fold in range(folds)]
 
@@ -61,7 +63,7 @@ def signer_or_stratified_split(labels, signers, held_out_signers, fraction, seed
     known = signers is not None and len(np.unique(signers)) > 1
     if fold is not None:
         if not known:
-            raise ValueError("a signer fold needs data with two or more known signers")
+            raise DataError("a signer fold needs data with two or more known signers")
         return (*signer_fold_split(signers, fold[0], fold[1], seed), True)
     if known:
         return (*signer_split(signers, held_out_signers, seed), True)

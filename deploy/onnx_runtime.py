@@ -7,7 +7,7 @@ from datasets import label_ids
 from datasets.clip_dataset import collate, length_buckets
 from datasets.splits import signer_or_stratified_split
 from deploy.onnx_export import INPUT_NAMES, RawKeypointEmbedder
-from training.metrics import nearest_class_accuracy
+from retrieval.metrics import nearest_class_accuracy
 
 
 def open_session(path, threads=1):

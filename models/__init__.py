@@ -1,54 +1,62 @@
 """Models, built by :func:`build_model` from a :class:`ModelConfig`, whose plain-dict form checkpoints store.
 
-The defaults are this project's recommended architecture; ``train.sh`` pins the published SPOTER values.
+The defaults are this project's recommended architecture; ``recipes/published.txt`` pins the published SPOTER
+values.
 """
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 
 from models.spoter import SPOTERClassifier, SPOTEREmbedding
+from utils import settings
+from utils.settings import Range, at_least, setting
 
-
-def _setting(default, help):
-    return field(default=default, metadata={"help": help})
+_LAYERS = at_least(1)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Every model setting, its default and its meaning; ``train.py`` makes each one a flag of that name."""
+    """Every model setting, its default, its meaning and accepted values; ``train.py`` makes each one a flag
+    of that name. Values are validated when a config is made (from flags or from a checkpoint)."""
 
-    classification_model: bool = _setting(False, "train the SPOTER classifier instead of an embedding")
-    num_classes: int | None = _setting(None, "classifier outputs; default: classes in the data")
-    vector_length: int = _setting(64, "embedding size")
-    normalize_embeddings: bool = _setting(True, "L2-normalize embeddings")
-    hidden_dim: int = _setting(128, "transformer width")
-    heads: int = _setting(4, "attention heads")
-    encoder_layers: int = _setting(3, "transformer encoder layers")
-    decoder_layers: int = _setting(1, "decoder layers (cross-attention only)")
-    feedforward_dim: int = _setting(256, "feed-forward width")
-    dropout: float = _setting(0.1, "dropout in every transformer and convolution layer")
-    norm_first: bool = _setting(True, "pre-LN transformer layers (stable at higher LR); SPOTER normalizes after each block")
-    velocity_features: bool = _setting(True, "feed each point's frame-to-frame motion beside its position")
-    presence_features: bool = _setting(
+    classification_model: bool = setting(False, "train the SPOTER classifier instead of an embedding")
+    num_classes: int | None = setting(None, "classifier outputs; default: classes in the data",
+                                      at_least(2, also=(None,)))
+    vector_length: int = setting(64, "embedding size", _LAYERS)
+    normalize_embeddings: bool = setting(True, "L2-normalize embeddings")
+    hidden_dim: int = setting(128, "transformer width (a multiple of --heads)", _LAYERS)
+    heads: int = setting(4, "attention heads", _LAYERS)
+    encoder_layers: int = setting(3, "transformer encoder layers", _LAYERS)
+    decoder_layers: int = setting(1, "decoder layers (cross-attention only)", _LAYERS)
+    feedforward_dim: int = setting(256, "feed-forward width", _LAYERS)
+    dropout: float = setting(0.1, "dropout in every transformer and convolution layer", Range(0, 1, high_open=True))
+    norm_first: bool = setting(True, "pre-LN transformer layers (stable at higher LR); SPOTER normalizes after "
+                                     "each block")
+    velocity_features: bool = setting(True, "feed each point's frame-to-frame motion beside its position")
+    presence_features: bool = setting(
         True, "feed a detected/missing flag per point, so a missing hand is not a hand at the centre")
-    conv_layers: int = _setting(2, "depthwise temporal convolution blocks before the encoder; 0: none (SPOTER)")
-    conv_kernel: int = _setting(5, "frames each temporal convolution spans (odd)")
-    hand_shape_features: bool = _setting(
+    conv_layers: int = setting(2, "depthwise temporal convolution blocks before the encoder; 0: none (SPOTER)",
+                               at_least(0))
+    conv_kernel: int = setting(5, "frames each temporal convolution spans (odd)", at_least(1))
+    hand_shape_features: bool = setting(
         True, "feed the distances between the points of each hand (its shape, whatever its turn)")
-    canonical_handedness: bool = _setting(
+    canonical_handedness: bool = setting(
         True, "mirror clips whose left hand is seen more than the right, so all sign right-handed")
+
+    def __post_init__(self):
+        settings.validate(self)
+        if self.hidden_dim % self.heads:
+            settings.refuse("heads", self.heads, f"a divisor of --hidden_dim {self.hidden_dim}")
+        if self.conv_kernel % 2 == 0:
+            settings.refuse("conv_kernel", self.conv_kernel, "an odd number of frames")
 
     @classmethod
     def from_args(cls, args):
         """The model settings among parsed command-line arguments (same names)."""
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+        return settings.from_args(cls, args)
 
     @classmethod
     def from_dict(cls, config):
         """From a checkpoint's plain dict; a dict of another version of this config is refused by name."""
-        known = {f.name for f in fields(cls)}
-        missing, unknown = sorted(known - set(config)), sorted(set(config) - known)
-        if missing or unknown:
-            raise ValueError(f"model config does not match this version: missing {missing}, unknown {unknown}")
-        return cls(**config)
+        return settings.from_dict(cls, config, "model config")
 
     def to_dict(self):
         return asdict(self)

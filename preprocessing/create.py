@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from datasets import class_names, label_ids
-from datasets.clip_files import clip_id, find_clips, read_clips
+from datasets.formats.clip_files import clip_id, find_clips, read_clips
 from datasets.sign_data import DataError, SignData
 from datasets.splits import signer_or_stratified_split
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from preprocessing.labels import SPLITS
 from utils.run_files import write_json
 
@@ -95,8 +95,8 @@ def _hold_out(data, candidates, size, names, option, seed):
 
 def fresh_splits(data, options):
     """Seeded train/val/test indices: test is held out first, then validation from what remains."""
-    rest, test = _hold_out(data, np.arange(len(data)), options.test_size, options.test_signers, "--test-size", options.seed)
-    train, val = _hold_out(data, rest, options.val_size, options.val_signers, "--val-size", options.seed + 1)
+    rest, test = _hold_out(data, np.arange(len(data)), options.test_size, options.test_signers, "--test_size", options.seed)
+    train, val = _hold_out(data, rest, options.val_size, options.val_signers, "--val_size", options.seed + 1)
     return {"train": train, "val": val, "test": test}
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets import landmarks
+from datasets.formats import landmarks
 from datasets.sign_data import DataError
 
 log = logging.getLogger("preprocess")
@@ -180,7 +180,7 @@ def check_mediapipe():
     try:
         import mediapipe  # noqa: F401  (only checks that the optional extra is installed)
     except ImportError:
-        raise ImportError(f"extracting landmarks from videos needs MediaPipe: {INSTALL_HINT}") from None
+        raise DataError(f"extracting landmarks from videos needs MediaPipe: {INSTALL_HINT}") from None
 
 
 def run_extraction(tasks, workers=1, progress=True, quiet=True):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
 
-from datasets.clip_files import class_folder, clip_id
+from datasets.formats.clip_files import class_folder, clip_id
 from datasets.sign_data import DataError
 
 SPLITS = ("train", "val", "test")
@@ -65,7 +65,7 @@ def wlasl_labeller(metadata_path, num_classes=None):
     entries = _wlasl_entries(metadata_path, _load_json(metadata_path))
     if num_classes is not None:
         if not 1 <= num_classes <= len(entries):
-            raise DataError(f"{metadata_path}: --num-classes {num_classes}: the metadata has {len(entries)} glosses")
+            raise DataError(f"{metadata_path}: --num_classes {num_classes}: the metadata has {len(entries)} glosses")
         entries = entries[:num_classes]
     videos = dict(
         _wlasl_instance(metadata_path, entry["gloss"], instance)

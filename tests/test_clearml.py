@@ -4,14 +4,17 @@ Real ClearML (offline mode) wherever no server is needed: train.py runs with ``-
 ``CLEARML_OFFLINE_MODE=1`` in a subprocess whose HOME and ClearML cache are temporary, under an audit hook
 that refuses (and records) every network lookup or connection, and the recorded session zip is checked
 against the run's own files. Enqueueing, output-model registration, task status and dataset download need
-a server: those seams are tested with stand-ins for ``clearml.Task`` and ``clearml.Dataset.get``, named as such.
+a server: those seams are tested with ``create_autospec`` mocks of ``clearml.Task`` (calls must match its real
+signatures) and a stand-in for ``clearml.Dataset.get``, named as such.
 """
 import argparse
+import inspect
 import json
 import os
 import subprocess
 import sys
 import zipfile
+from unittest.mock import create_autospec
 
 import numpy as np
 import pytest
@@ -19,7 +22,7 @@ import pytest
 import train
 from datasets import DEFAULT_TRAINING_SET, read_signs
 from datasets.sign_data import DataError
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import REPOSITORY
 from utils.run_files import read_metrics
 from utils.trackers import Tracker
@@ -145,6 +148,7 @@ def test_offline_session_of_a_failed_run_keeps_its_figure_and_scalars_without_na
     assert (trace["x"], trace["y"], trace["text"]) == ([0.1, 0.7], [1.5, 2.5], ["hello", "thanks"])
 
 
+@pytest.mark.slow
 def test_tracker_none_never_imports_clearml(tmp_path):
     code = (
         "import sys, train\n"
@@ -208,6 +212,7 @@ class StandInDataset:
         return str(self.folder)
 
 
+@pytest.mark.slow
 def test_training_reads_the_files_inside_the_clearml_dataset_copy(tmp_path, monkeypatch):
     import clearml
 
@@ -231,75 +236,89 @@ def test_training_reads_the_files_inside_the_clearml_dataset_copy(tmp_path, monk
     assert sorted(names.values()) == sorted(set(data.labels[five_classes]))
 
 
-class StandInTask:
-    """Stand-in for ``clearml.Task`` recording its calls: enqueueing, output models and task status only
-    act on a ClearML server, which the tests do not have."""
-
-    calls = []
-
-    @classmethod
-    def init(cls, **options):
-        cls.calls.append(("init", options))
-        return cls()
-
-    @classmethod
-    def is_offline(cls):
-        return False
-
-    def get_logger(self):
-        return self
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
-
-
 @pytest.fixture
-def stand_in_tracker(monkeypatch):
+def task(monkeypatch):
+    """``clearml.Task`` replaced by autospecced mocks (enqueueing, output models and task status only act on a
+    ClearML server, which the tests do not have): every call must match the real signatures."""
+    from clearml import Logger, Task
+
     from utils import clearml_tracker
 
-    monkeypatch.setattr(clearml_tracker, "Task", StandInTask)
-    monkeypatch.setattr(StandInTask, "calls", [])
-
-    def build(queue=""):
-        return clearml_tracker.ClearMLTracker(argparse.Namespace(experiment_name="run", execute_remotely=queue))
-
-    return build
-
-
-def call_names(calls):
-    return [call[0] for call in calls]
+    task_class = create_autospec(Task)
+    task_class.is_offline.return_value = False
+    instance = create_autospec(Task, instance=True)
+    instance.is_offline.return_value = False
+    instance.get_logger.return_value = create_autospec(Logger, instance=True)
+    task_class.init.return_value = instance
+    monkeypatch.setattr(clearml_tracker, "Task", task_class)
+    return task_class, instance
 
 
-def test_execute_remotely_enqueues_after_connecting_the_arguments(stand_in_tracker):
-    stand_in_tracker(queue="gpu").log_config({"lr": 0.001})
-    assert call_names(StandInTask.calls) == ["init", "connect", "execute_remotely"]
-    assert StandInTask.calls[1][1:] == (({"lr": 0.001},), {"name": "Args"})
-    assert StandInTask.calls[2][2] == {"queue_name": "gpu", "exit_process": True}
-    assert StandInTask.calls[0][1]["project_name"] == "spoter" and StandInTask.calls[0][1]["task_name"] == "run"
+def make_tracker(queue=""):
+    from utils import clearml_tracker
+
+    return clearml_tracker.ClearMLTracker(argparse.Namespace(experiment_name="run", execute_remotely=queue))
 
 
-def test_without_execute_remotely_nothing_is_enqueued(stand_in_tracker):
-    tracker = stand_in_tracker()
+def task_calls(instance):
+    """Names of the calls made on the task itself (not on its logger), in order."""
+    return [name for name, _, _ in instance.mock_calls if "." not in name and name != "get_logger"]
+
+
+def test_execute_remotely_enqueues_after_connecting_the_arguments(task):
+    task_class, instance = task
+    make_tracker(queue="gpu").log_config({"lr": 0.001})
+    assert task_calls(instance) == ["connect", "execute_remotely"]
+    instance.connect.assert_called_once_with({"lr": 0.001}, name="Args")
+    instance.execute_remotely.assert_called_once_with(queue_name="gpu", exit_process=True)
+    options = task_class.init.call_args.kwargs
+    assert options["project_name"] == "spoter" and options["task_name"] == "run"
+    assert options["auto_connect_frameworks"]["pytorch"] is False
+
+
+def test_without_execute_remotely_nothing_is_enqueued(task):
+    _, instance = task
+    tracker = make_tracker()
     tracker.log_config({"lr": 0.001})
     tracker.close()
-    assert call_names(StandInTask.calls) == ["init", "connect", "close"]
+    assert task_calls(instance) == ["connect", "close"]
+    instance.execute_remotely.assert_not_called()
 
 
-def test_a_failed_run_is_marked_failed_before_closing(stand_in_tracker):
-    tracker = stand_in_tracker()
+def test_a_failed_run_is_marked_failed_before_closing(task):
+    _, instance = task
+    tracker = make_tracker()
     try:
         raise RuntimeError("loss is NaN")
     except RuntimeError:
         tracker.close(failed=True)
-    assert call_names(StandInTask.calls) == ["init", "mark_failed", "close"]
-    assert StandInTask.calls[1][2] == {"status_reason": "RuntimeError: loss is NaN", "force": True}
+    assert task_calls(instance) == ["mark_failed", "close"]
+    instance.mark_failed.assert_called_once_with(status_reason="RuntimeError: loss is NaN", force=True)
 
 
-def test_online_best_checkpoint_is_an_output_model_and_stays_on_disk(stand_in_tracker, tmp_path):
-    stand_in_tracker().log_model(tmp_path / "best.pt", "best")
-    assert StandInTask.calls[-1] == (
-        "update_output_model", (), {"model_path": str(tmp_path / "best.pt"), "name": "best", "auto_delete_file": False}
-    )
+def test_online_best_checkpoint_is_an_output_model_and_stays_on_disk(task, tmp_path):
+    _, instance = task
+    make_tracker().log_model(tmp_path / "best.pt", "best")
+    instance.update_output_model.assert_called_once_with(model_path=str(tmp_path / "best.pt"), name="best",
+                                                         auto_delete_file=False)
+    instance.upload_artifact.assert_not_called()
+
+
+def test_metrics_go_to_the_published_series_without_nan(task):
+    _, instance = task
+    make_tracker().log_metrics(3, {"epoch": 3, "train_loss": 0.5, "silhouette_val": float("nan"), "seconds_data": 1.5})
+    logger = instance.get_logger.return_value
+    assert [call.args[:2] + (call.kwargs["value"], call.kwargs["iteration"])
+            for call in logger.report_scalar.call_args_list] == [("train_loss", "loss", 0.5, 3),
+                                                                 ("seconds", "data", 1.5, 3)]
+
+
+def test_the_clearml_tracker_has_every_method_of_the_tracker_interface():
+    from utils.clearml_tracker import ClearMLTracker
+
+    for name, method in vars(Tracker).items():
+        if callable(method) and not name.startswith("_"):
+            assert inspect.signature(getattr(ClearMLTracker, name)) == inspect.signature(method), name
 
 
 class AgentStandInTracker(Tracker):
@@ -310,6 +329,7 @@ class AgentStandInTracker(Tracker):
         config["experiment_name"] = "enqueued"
 
 
+@pytest.mark.slow
 def test_the_run_uses_the_arguments_as_replaced_when_connected(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "build_tracker", lambda args: AgentStandInTracker())
     train.main(train.get_args_parser().parse_args(TINY + [

@@ -5,7 +5,7 @@ import numpy as np
 
 import cross_validate
 import evaluate
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import generated_sign_data
 
 TINY = ["--epochs", "1", "--epoch_iters", "2", "--batch_size", "8", "--hidden_dim", "24", "--heads", "2",
@@ -21,11 +21,13 @@ def test_folds_are_scored_as_evaluate_py_scores_them_and_finished_folds_are_not_
 
     checkpoint = tmp_path / "cv" / "tiny" / "fold_2" / "last.pt"
     direct = evaluate.run(evaluate.get_args_parser().parse_args(
-        ["--data", str(data), "--held-out-fold", "2/2", "--checkpoint", str(checkpoint), "--baseline", "--k-shot", ""]))
+        ["--data", str(data), "--held_out_fold", "2/2", "--checkpoint", str(checkpoint), "--baseline", "--k_shot", ""]))
     for method in ("model", "baseline"):
         assert summary[method]["top1"]["folds"][1] == direct[0]["methods"][method]["top1"]
         assert summary[method]["mAP"]["mean"] == np.mean(summary[method]["mAP"]["folds"])
-    margins = [m - b for m, b in zip(summary["model"]["top1"]["folds"], summary["baseline"]["top1"]["folds"])]
+    margins = [m - b for m, b in zip(summary["model"]["top1"]["folds"], summary["baseline"]["top1"]["folds"],
+                                     strict=True)]
+    assert len(margins) == 2
     assert summary["top1_margin"]["folds"] == margins and summary["top1_margin"]["min"] == min(margins)
 
     written = (tmp_path / "cv" / "tiny" / "fold_1.json").stat().st_mtime_ns

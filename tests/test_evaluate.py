@@ -7,7 +7,12 @@ import torch
 
 import evaluate
 from datasets import layout
+from datasets import label_ids
+from datasets.clip_dataset import ClipDataset
 from models import build_model
+from training.checkpoint import load_model
+from retrieval.embedding import embed
+from retrieval.metrics import retrieval_scores
 from training.checkpoint import save_checkpoint
 from tests.conftest import TINY_MODEL_CONFIG, generated_clip
 
@@ -63,7 +68,7 @@ def run(capsys, *argv):
 def test_held_out_signers_are_the_queries_and_both_methods_are_scored(archive, checkpoint, tmp_path, capsys):
     output = tmp_path / "result.json"
     results, printed = run(capsys, "--checkpoint", checkpoint, "--data", archive, "--language", "AAA",
-                           "--held-out-signers", "1", "--baseline", "--json", output, "--seed", "5")
+                           "--held_out_signers", "1", "--baseline", "--json", output, "--seed", "5")
     protocol = results[0]["protocol"]
     assert protocol["cross_signer"] and len(protocol["held_out_signers"]) == 1
     assert protocol["query_signers"] == protocol["held_out_signers"]
@@ -74,7 +79,17 @@ def test_held_out_signers_are_the_queries_and_both_methods_are_scored(archive, c
     assert baseline["top1"] == baseline["mAP"] == baseline["class_accuracy"] == 1.0  # separable by construction
     assert baseline["k_shot"]["1"]["top1"] == 1.0 and set(baseline["per_class_top1"]) == {"sign0", "sign1", "sign2"}
     model = document["sets"][0]["methods"]["model"]
-    assert 0 <= model["top1"] <= model["top5"] <= 1 and -1 <= model["silhouette"] <= 1
+    # the untrained model's figures are exactly those of its embeddings, scored on the protocol's split
+    evaluation = evaluate.evaluation_sets(evaluate.get_args_parser().parse_args(
+        ["--data", str(archive), "--language", "AAA", "--held_out_signers", "1", "--seed", "5", "--baseline_only"]))[0]
+    names = sorted(set(evaluation.reference.labels) | set(evaluation.query.labels))
+    ids = [label_ids(part.labels, names) for part in (evaluation.reference, evaluation.query)]
+    embedder, _ = load_model(checkpoint)
+    reference, query = (embed(embedder, ClipDataset(part, part_ids), "cpu")
+                        for part, part_ids in zip((evaluation.reference, evaluation.query), ids, strict=True))
+    expected = retrieval_scores(query, ids[1], reference, ids[0])
+    assert (model["top1"], model["top5"], model["mAP"]) == pytest.approx((expected["top1"], expected["top5"],
+                                                                          expected["mAP"]))
     assert document["settings"]["held_out_signers"] == 1 and document["checkpoint"] == str(checkpoint)
     for header in ("top-1", "top-5", "mAP", "silhouette"):
         assert header in printed
@@ -83,7 +98,7 @@ def test_held_out_signers_are_the_queries_and_both_methods_are_scored(archive, c
 
 
 def test_per_language_splits_by_signer_or_by_class_and_marks_same_signer_sets(archive, capsys):
-    results, printed = run(capsys, "--baseline-only", "--data", archive, "--per-language", "--k-shot", "1,2")
+    results, printed = run(capsys, "--baseline_only", "--data", archive, "--per_language", "--k_shot", "1,2")
     aaa, bbb = results
     assert aaa["name"].endswith("AAA") and aaa["protocol"]["split"] == "held-out signers"
     assert bbb["protocol"]["split"] == "stratified by class" and not bbb["protocol"]["cross_signer"]
@@ -94,7 +109,7 @@ def test_per_language_splits_by_signer_or_by_class_and_marks_same_signer_sets(ar
 def test_reference_and_query_files_and_min_signers(tmp_path, capsys):
     reference = write_generated_npz(tmp_path / "ref.npz", generated_clips("AAA", 2) + [("sign9", "AAA-0", "AAA")] * 2)
     query = write_generated_npz(tmp_path / "query.npz", generated_clips("AAA", 1, per_signer=2))
-    results, _ = run(capsys, "--baseline-only", "--reference", reference, "--query", query, "--min-signers", "2")
+    results, _ = run(capsys, "--baseline_only", "--reference", reference, "--query", query, "--min_signers", "2")
     protocol = results[0]["protocol"]
     assert protocol["split"] == "reference and query files"
     assert protocol["reference_classes"] == 3  # sign9 has one signer: dropped
@@ -103,24 +118,24 @@ def test_reference_and_query_files_and_min_signers(tmp_path, capsys):
 
 
 def test_several_languages_in_one_set_keep_their_glosses_apart(archive, capsys):
-    results, _ = run(capsys, "--baseline-only", "--data", archive, "--held-out-signers", "2", "--seed", "1")
+    results, _ = run(capsys, "--baseline_only", "--data", archive, "--held_out_signers", "2", "--seed", "1")
     classes = set(results[0]["methods"]["baseline"]["per_class_top1"])
     assert classes and all(name.startswith(("AAA: ", "BBB: ")) for name in classes)
 
 
 def test_plot_is_written(archive, tmp_path, capsys):
     path = tmp_path / "tsne.html"
-    results, _ = run(capsys, "--baseline-only", "--data", archive, "--language", "AAA", "--plot", path)
+    results, _ = run(capsys, "--baseline_only", "--data", archive, "--language", "AAA", "--plot", path)
     assert results[0]["plot"] == str(path) and "plotly" in path.read_text()[:100000].lower()
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--baseline-only"], "either --data"),
+    (["--baseline_only"], "either --data"),
     (["--data", "x.npz"], "--checkpoint is required"),
-    (["--baseline-only", "--data", "x.npz", "--reference", "r.npz", "--query", "q.npz"], "either --data"),
-    (["--baseline-only", "--reference", "r.npz"], "go together"),
-    (["--checkpoint", "missing.pt", "--baseline-only", "--data", "x.npz"], "drop --checkpoint"),
-    (["--baseline-only", "--data", "x.npz", "--k-shot", "0"], ">= 1"),
+    (["--baseline_only", "--data", "x.npz", "--reference", "r.npz", "--query", "q.npz"], "either --data"),
+    (["--baseline_only", "--reference", "r.npz"], "go together"),
+    (["--checkpoint", "missing.pt", "--baseline_only", "--data", "x.npz"], "drop --checkpoint"),
+    (["--baseline_only", "--data", "x.npz", "--k_shot", "0"], ">= 1"),
 ])
 def test_contradicting_flags_are_refused(argv, message):
     with pytest.raises(evaluate.UsageError, match=message):
@@ -129,9 +144,11 @@ def test_contradicting_flags_are_refused(argv, message):
 
 @pytest.mark.parametrize("extra, message", [
     (["--checkpoint", "/nonexistent/best.pt"], "checkpoint not found"),
-    (["--baseline-only", "--language", "ZZZ"], "no clips left"),
+    (["--baseline_only", "--language", "ZZZ"], "no clips left"),
 ])
-def test_command_line_errors_exit_with_the_message(archive, caplog, extra, message):
+def test_command_line_errors_exit_with_one_line_naming_the_problem(archive, capsys, extra, message):
     with pytest.raises(SystemExit) as stop:
         evaluate.main(["--data", str(archive)] + extra)
-    assert stop.value.code == 2 and message in caplog.text
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and error.startswith("evaluate.py: error: ") and message in error
+    assert error.count("\n") == 1 and "Traceback" not in error

@@ -66,7 +66,7 @@ def test_graph_output_is_the_training_path_embedding(exported):
     model) gives for the same clips."""
     from datasets.clip_dataset import ClipDataset
     from datasets.sign_data import SignData
-    from training.engine import embed
+    from retrieval.embedding import embed
 
     checkpoint, onnx_path = exported
     model, _ = export.load_embedding_model(checkpoint)

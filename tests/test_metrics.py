@@ -8,6 +8,7 @@ from models.raw_keypoints import RawKeypointEmbedding
 from retrieval import metrics
 from retrieval.metrics import (mean_average_precision, nearest_class_accuracy, rank_classes, retrieval_scores,
                                silhouette)
+from utils.errors import DataError
 
 # References on a line: class 0 at x=0 and x=10, class 1 at x=3, class 2 at x=6.
 REFERENCE = np.array([[0.0], [10.0], [3.0], [6.0]])
@@ -130,5 +131,5 @@ def test_signer_folds_partition_the_signers_and_each_fold_split_holds_out_one_fo
         assert by_signer and set(signers[held]) == set(folds[fold]) and not set(signers[kept]) & set(signers[held])
         held_out += held.tolist()
     assert sorted(held_out) == list(range(len(signers)))
-    with pytest.raises(ValueError, match="cannot make 12 signer folds from 11 signers"):
+    with pytest.raises(DataError, match="cannot make 12 signer folds from 11 signers"):
         signer_folds(signers, 12, seed=5)

@@ -4,6 +4,7 @@ import torch
 from models import ModelConfig, build_model
 from models.spoter import frame_features
 from training.checkpoint import load_checkpoint, load_model, save_checkpoint
+from utils.errors import DataError
 
 CONFIG = dict(classification_model=False, num_classes=5, vector_length=16, normalize_embeddings=False,
               hidden_dim=36, heads=3, encoder_layers=2, decoder_layers=2, feedforward_dim=64, dropout=0.0,
@@ -62,10 +63,10 @@ def test_checkpoint_is_plain_and_loads_with_weights_only(tmp_path):
 
 
 def test_bad_checkpoint_gets_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.pt: checkpoint not found"):
+    with pytest.raises(DataError, match="missing.pt: checkpoint not found"):
         load_checkpoint(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pt: not a spoter-embeddings checkpoint"):
+    with pytest.raises(DataError, match="junk.pt: not a spoter-embeddings checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
 
 
@@ -95,7 +96,7 @@ def test_a_missing_hand_differs_from_a_hand_at_the_centre_only_with_presence_fea
 def test_config_round_trips_and_a_config_of_another_version_is_refused_by_name():
     config = ModelConfig(**CONFIG)
     assert ModelConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ValueError, match=r"missing \['conv_kernel'\], unknown \['width'\]"):
+    with pytest.raises(DataError, match=r"missing \['conv_kernel'\], unknown \['width'\]"):
         build_model({**{k: v for k, v in CONFIG.items() if k != "conv_kernel"}, "width": 3})
 
 

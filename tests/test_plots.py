@@ -7,6 +7,7 @@ import torch
 
 from datasets.clip_dataset import ClipDataset
 from models import build_model
+from retrieval.embedding import embed
 from utils import plots
 from utils.run_files import append_metrics
 from tests.conftest import TINY_MODEL_CONFIG, generated_sign_data
@@ -69,7 +70,10 @@ def test_run_figures_writes_the_scatter_and_curves_for_train_py(tmp_path):
     torch.manual_seed(0)
     for record in RECORDS:
         append_metrics(tmp_path / "metrics.jsonl", record)
-    figures = plots.run_figures(build_model(TINY_MODEL_CONFIG), dataset(0, 2), dataset(1, 3), "cpu", tmp_path, max_points=20)
+    model = build_model(TINY_MODEL_CONFIG)
+    embedded = {name: (embed(model, clips, "cpu"), clips.data) for name, clips in (("train", dataset(0, 2)),
+                                                                                   ("validation", dataset(1, 3)))}
+    figures = plots.run_figures(embedded, tmp_path, max_points=20)
     assert set(figures) == {"embeddings t-SNE", "training curves"}
     assert (tmp_path / "embeddings_t-SNE.html").exists() and (tmp_path / "training_curves.html").exists()
     scatter = figures["embeddings t-SNE"]

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from datasets import layout, read_signs
-from datasets.clip_files import find_clips, read_class_folders
-from datasets.landmarks import read_landmark_clip, write_landmarks
-from datasets.mp_data import read_sequence
-from datasets.pose_file import read_pose_clip
+from datasets.formats.clip_files import find_clips, read_class_folders
+from datasets.formats.landmarks import read_landmark_clip, write_landmarks
+from datasets.formats.mp_data import read_sequence
+from datasets.formats.pose_file import read_pose_clip
 from datasets.sign_data import DataError
 from tests.conftest import SHARED_DATA
 

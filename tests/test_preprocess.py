@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from datasets import layout, read_signs
-from datasets.landmarks import read_landmark_clip, write_landmarks
+from datasets.formats.landmarks import read_landmark_clip, write_landmarks
 from datasets.sign_data import DataError
 from preprocessing.create import SplitOptions, create
 from preprocessing.extract import extract_video, pending, plan
@@ -70,7 +70,7 @@ def test_wlasl_num_classes_keeps_the_first_glosses():
     labeller = wlasl_labeller(WLASL_META, num_classes=2)
     assert labeller.classes == ["book", "drink"]
     assert labeller.label(Path("/x"), Path("/x/12306.npz")) is None  # computer is class 2
-    with pytest.raises(DataError, match="--num-classes 500: the metadata has 100 glosses"):
+    with pytest.raises(DataError, match="--num_classes 500: the metadata has 100 glosses"):
         wlasl_labeller(WLASL_META, num_classes=500)
 
 
@@ -135,7 +135,7 @@ def test_named_signers_are_held_out(tmp_path, lsa64_named):
     create(lsa64_named, tmp_path / "out", lsa64_labeller(), options, name="named")
     splits, _ = read_outputs(tmp_path / "out", "named")
     assert set(splits["test"].signers) == {"005"} and set(splits["val"].signers) == {"001", "002"}
-    with pytest.raises(DataError, match="--test-signers: no clips of signer\\(s\\) 042"):
+    with pytest.raises(DataError, match="--test_signers: no clips of signer\\(s\\) 042"):
         create(lsa64_named, tmp_path / "out", lsa64_labeller(), SplitOptions(test_signers=["042"]))
 
 
@@ -151,7 +151,7 @@ def test_fresh_split_without_signers_is_stratified(tmp_path, asl_clips):
         assert splits[split].signers is None
     ids = [clip for data in splits.values() for clip in data.clip_ids]
     assert sorted(ids) == sorted(f"{g}/{n}" for g, clips in asl_clips.items() for n in range(len(clips)))
-    with pytest.raises(DataError, match="--test-size 2 counts signers, but fewer than two are known"):
+    with pytest.raises(DataError, match="--test_size 2 counts signers, but fewer than two are known"):
         create(tmp_path / "clips", tmp_path / "out", folder_labeller(), SplitOptions(test_size=2))
 
 
@@ -225,7 +225,7 @@ def extracted(tmp_path_factory):
     for gloss, video in (("book", "68011"), ("enjoy", "19257")):
         (videos / gloss).mkdir(parents=True)
         (videos / gloss / f"{video}.mp4").symlink_to(VIDEOS / f"{video}.mp4")
-    command = ["preprocess.py", "extract", videos, output, "--workers", "1", "--no-progress"]
+    command = ["preprocess.py", "extract", videos, output, "--workers", "1", "--no_progress"]
     process = subprocess.Popen(
         [sys.executable, *map(str, command)], cwd=REPOSITORY, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, OMP_NUM_THREADS="1"),
@@ -280,7 +280,7 @@ def test_videos_to_csv_that_train_py_accepts(extracted, tmp_path, asl_clips):
         for number, points in enumerate(asl_clips[gloss][:4]):
             write_clip(output / gloss / f"asl{number}.npz", points)
     csv = tmp_path / "csv"
-    run_cli("preprocess.py", "create", output, csv, "--labels", "folder", "--test-size", "0", "--val-size", "0.4")
+    run_cli("preprocess.py", "create", output, csv, "--labels", "folder", "--test_size", "0", "--val_size", "0.4")
     splits, id_to_gloss = read_outputs(csv, "signs")
     assert id_to_gloss == {"0": "book", "1": "enjoy", "2": "hello"}
     assert "book/68011" in np.concatenate([data.clip_ids for data in splits.values()])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.spoter_csv import write_spoter_csv
+from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import REPOSITORY, generated_sign_data
 from utils.run_files import read_metrics
 

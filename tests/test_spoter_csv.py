@@ -6,7 +6,7 @@ import pytest
 
 from datasets import layout, read_signs
 from datasets.sign_data import DataError
-from datasets.spoter_csv import read_spoter_csv, write_spoter_csv
+from datasets.formats.spoter_csv import read_spoter_csv, write_spoter_csv
 from tests.conftest import SPOTER_CSV_SAMPLE, generated_sign_data, requires
 
 
@@ -66,12 +66,12 @@ def test_second_load_comes_from_cache_and_edits_invalidate_it(tmp_path, monkeypa
     path = tmp_path / "clips.csv"
     write_spoter_csv(data, path)
     first = read_signs(path)
-    import datasets.spoter_csv as module
+    import datasets.formats.spoter_csv as module
 
     monkeypatch.setattr(module, "read_spoter_csv", lambda p: pytest.fail("cache missed"))
-    import datasets
+    import datasets.reading
 
-    monkeypatch.setitem(datasets.READERS, ".csv", (module.read_spoter_csv, module.READER_VERSION))
+    monkeypatch.setitem(datasets.reading.READERS, ".csv", (module.read_spoter_csv, module.READER_VERSION))
     np.testing.assert_array_equal(read_signs(path).keypoints, first.keypoints)
     path.write_text(path.read_text().replace("sign0", "sign9"))
     with pytest.raises(pytest.fail.Exception, match="cache missed"):

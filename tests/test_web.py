@@ -17,7 +17,7 @@ import pytest
 
 import export
 from datasets import layout
-from datasets.landmarks import read_landmark_clip
+from datasets.formats.landmarks import read_landmark_clip
 from deploy.onnx_export import load_embedding_model
 from deploy.onnx_runtime import embed_onnx, embed_torch, open_session
 from preprocessing.extract import plan, run_extraction

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 
 from utils.atomic import atomic_path
+from utils.cli import one_line
+from utils.errors import DataError
 
 FORMAT_VERSION = 1
 
@@ -23,13 +25,13 @@ def save_checkpoint(path, **state):
 def load_checkpoint(path, map_location="cpu"):
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
+        raise DataError(f"{path}: checkpoint not found")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a corrupt or foreign file
-        raise ValueError(f"{path}: not a spoter-embeddings checkpoint ({error})") from None
+        raise DataError(f"{path}: not a spoter-embeddings checkpoint ({one_line(error)[:300]})") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "config" not in checkpoint:
-        raise ValueError(f"{path}: not a spoter-embeddings checkpoint (no model weights and config)")
+        raise DataError(f"{path}: not a spoter-embeddings checkpoint (no model weights and config)")
     return checkpoint
 
 
@@ -38,8 +40,16 @@ def load_model(path, device="cpu"):
     from models import build_model
 
     checkpoint = load_checkpoint(path)
-    model = build_model(checkpoint["config"])
-    model.load_state_dict(checkpoint["model"])
+    if not isinstance(checkpoint["config"], dict):
+        raise DataError(f"{path}: its model config is not a dict of settings")
+    try:
+        model = build_model(checkpoint["config"])
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise DataError(f"{path}: its weights do not match its model config ({one_line(error)[:300]})") from None
     return model.to(device).eval(), checkpoint
 
 

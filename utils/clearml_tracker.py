@@ -5,6 +5,7 @@ work. With ``CLEARML_OFFLINE_MODE=1`` nothing is sent: ClearML records the sessi
 ``~/.clearml/cache/offline/`` (a folder and a zip) for ``clearml-task --import-offline-session`` later.
 
 This module imports ``clearml``; ``utils.trackers.build_tracker`` imports it only for ``--tracker clearml``.
+It does not import ``utils.trackers`` (no import cycle): it implements the same methods.
 """
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from clearml import Task
 from clearml.backend_api.session.defs import MissingConfigError
 
-from utils.trackers import Tracker
+from utils.errors import DataError
 
 PROJECT_NAME = "spoter"  # the project of the published spoter-embeddings runs
 
@@ -58,12 +59,14 @@ def scalar_items(record):
             yield key, value
 
 
-class ClearMLTracker(Tracker):
+class ClearMLTracker:
+    """Implements every method of :class:`utils.trackers.Tracker` (a test checks the two stay alike)."""
+
     def __init__(self, args):
         self.queue = args.execute_remotely
         if self.queue and Task.is_offline():
-            raise SystemExit(
-                f"error: --execute_remotely {self.queue}: enqueueing needs a ClearML server, but ClearML is in "
+            raise DataError(
+                f"--execute_remotely {self.queue}: enqueueing needs a ClearML server, but ClearML is in "
                 f"offline mode (CLEARML_OFFLINE_MODE); unset it or drop --execute_remotely"
             )
         try:
@@ -81,7 +84,7 @@ class ClearMLTracker(Tracker):
                 },
             )
         except MissingConfigError:
-            raise SystemExit(f"error: {NOT_CONFIGURED}") from None
+            raise DataError(NOT_CONFIGURED) from None
         self.logger = self.task.get_logger()
         self.epoch = 0
 

@@ -16,7 +16,6 @@ import plotly.express as px
 from plotly.subplots import make_subplots
 from sklearn.manifold import TSNE
 
-from retrieval.embedding import embed
 from utils.atomic import atomic_path
 from utils.run_files import read_metrics
 
@@ -100,14 +99,14 @@ def subsample(count, limit, seed):
     return np.sort(np.random.default_rng(seed).permutation(count)[:limit])
 
 
-def run_figures(model, train_set, validation_set, device, folder, seed=0, max_points=MAX_TSNE_POINTS):
-    """The end-of-training figures: the t-SNE map of train and validation clips (at most ``max_points``)
-    and, when the folder has a metrics file, the training curves. Writes each as HTML into ``folder``
-    and returns ``{title: figure}`` for the tracker."""
+def run_figures(embedded, folder, seed=0, max_points=MAX_TSNE_POINTS):
+    """The end-of-training figures: the t-SNE map of ``embedded``, ``{"train": (embeddings, SignData),
+    "validation": (...)}`` (at most ``max_points`` clips) and, when the folder has a metrics file, the
+    training curves. Writes each as HTML into ``folder`` and returns ``{title: figure}`` for the tracker."""
     folder = Path(folder)
-    embeddings = np.concatenate([embed(model, train_set, device), embed(model, validation_set, device)])
-    data = [train_set.data, validation_set.data]
-    groups = np.repeat(["train", "validation"], [len(train_set), len(validation_set)])
+    embeddings = np.concatenate([vectors for vectors, _ in embedded.values()])
+    data = [clips for _, clips in embedded.values()]
+    groups = np.repeat(list(embedded), [len(clips) for clips in data])
     keep = subsample(len(embeddings), max_points, seed)
     signers = None if any(d.signers is None for d in data) else np.concatenate([d.signers for d in data])
     figures = {"embeddings t-SNE": embedding_scatter(

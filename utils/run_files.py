@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from utils.atomic import atomic_path
+from utils.errors import DataError
 
 
 def write_json(path, document):
@@ -31,3 +32,20 @@ def truncate_metrics(path, epochs):
         kept = [record for record in read_metrics(path) if record["epoch"] <= epochs]
         with atomic_path(path) as tmp:
             Path(tmp).write_text("".join(json.dumps(record) + "\n" for record in kept))
+
+
+def _same_file(a, b):
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def refuse_overwriting_inputs(flag, output, inputs):
+    """Refuse an output path that is one of the command's inputs (``{flag: path}``), before anything runs."""
+    if not output:
+        return
+    for input_flag, path in inputs.items():
+        if path and _same_file(output, path):
+            raise DataError(f"{flag} {output}: is the input of {input_flag}; writing there would destroy it, "
+                            f"choose another file")

@@ -5,7 +5,10 @@ optional ``signer`` column (our addition, for signer-disjoint splits), and for e
 columns ``<name>_X`` and ``<name>_Y`` whose cells are Python-style lists of per-frame floats. A point at
 0.0, 0.0 was not detected. ``neck`` may be absent: it is then the midpoint of the shoulders.
 """
+import dataclasses
+import json
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +17,10 @@ import pandas as pd
 from datasets import layout
 from datasets.sign_data import DataError, SignData
 from utils.atomic import atomic_path
+from utils.cli import one_line
 
 READER_VERSION = "csv1"
+CSV_SUFFIXES = (".csv", ".csv.gz")
 LABEL_COLUMN = "labels"
 SIGNER_COLUMN = "signer"
 CLIP_COLUMN = "clip_id"
@@ -34,7 +39,10 @@ def _read_table(path):
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a readable CSV file ({error})") from None
+        raise DataError(f"{path}: not a readable CSV file ({one_line(error)})") from None
+    except (OSError, EOFError, zlib.error) as error:  # gzip: truncated or not gzip at all
+        raise DataError(f"{path}: cannot be decompressed: truncated or damaged ({one_line(error)})") from None
+    table = _without_duplicate_columns(path, table)
     required = [LABEL_COLUMN] + [c for c in layout.CSV_COLUMNS if c not in _NECK_COLUMNS]
     missing = [c for c in required if c not in table.columns]
     if missing:
@@ -42,6 +50,20 @@ def _read_table(path):
         raise DataError(f"{path}: missing column(s) {shown}; expected SPOTER's keypoint CSV layout")
     if len(table) == 0:
         raise DataError(f"{path}: no rows")
+    return table
+
+
+def _without_duplicate_columns(path, table):
+    """pandas renames a repeated column ``x`` to ``x.1``: a repeat with the same values is dropped, one with
+    other values is refused (which one is right cannot be known)."""
+    for column in list(table.columns):
+        base, dot, number = column.rpartition(".")
+        if dot and number.isdigit() and base in table.columns:
+            if not table[column].equals(table[base]):
+                differ = int(np.flatnonzero((table[column] != table[base]).to_numpy())[0])
+                raise DataError(f"{path}: column {base} appears twice with different values (first at line "
+                                f"{_row_line(differ)}); keep one")
+            table = table.drop(columns=column)
     return table
 
 
@@ -87,10 +109,13 @@ def _parse_column(path, bodies, lengths, column):
 
 
 def _check_finite(path, values, offsets, column):
+    """No NaN or infinity, and nothing float32 (the clip's type) cannot hold."""
     bad = ~np.isfinite(values)
-    if bad.any():
-        row = int(np.searchsorted(offsets, np.flatnonzero(bad)[0], side="right") - 1)
-        raise DataError(f"{path}: line {_row_line(row)}, column {column}: NaN or infinite value")
+    too_large = np.abs(np.where(bad, 0, values)) > np.finfo(np.float32).max
+    for problem, mask in (("NaN or infinite value", bad), ("value beyond float32's range (|x| > 3.4e+38)", too_large)):
+        if mask.any():
+            row = int(np.searchsorted(offsets, np.flatnonzero(mask)[0], side="right") - 1)
+            raise DataError(f"{path}: line {_row_line(row)}, column {column}: {problem}")
 
 
 def _frame_counts(path, table):
@@ -142,6 +167,36 @@ def read_spoter_csv(path):
     )
     signers = table[SIGNER_COLUMN].to_numpy(dtype=str) if SIGNER_COLUMN in table.columns else None
     return SignData(keypoints, offsets, labels, clip_ids, signers, source=str(path))
+
+
+def gloss_map(path):
+    """The id -> gloss JSON beside a CSV (``id_to_label.json`` as published, or ``<name>_id_to_gloss.json`` of
+    ``preprocess.py create``), or None."""
+    folder = Path(path).parent
+    candidates = sorted(folder.glob("*id_to_label.json")) + sorted(folder.glob("*id_to_gloss.json"))
+    for candidate in candidates:
+        try:
+            mapping = json.loads(candidate.read_text())
+        except (OSError, ValueError) as error:
+            raise DataError(f"{candidate}: not a readable id -> gloss JSON ({one_line(error)})") from None
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise DataError(f"{candidate}: expected a JSON object of class id -> gloss name")
+        return candidate, mapping
+    return None
+
+
+def name_integer_labels(data, path):
+    """Integer labels become gloss names when an id -> gloss JSON lies beside the file and names them all."""
+    if not all(label.lstrip("-").isdigit() for label in np.unique(data.labels)):
+        return data
+    found = gloss_map(path)
+    if found is None:
+        return data
+    source, mapping = found
+    unknown = sorted(set(data.labels.tolist()) - set(mapping), key=int)
+    if unknown:
+        raise DataError(f"{path}: label(s) {', '.join(unknown[:5])} are not in {source.name}")
+    return dataclasses.replace(data, labels=np.array([mapping[label] for label in data.labels]))
 
 
 def write_spoter_csv(data, path, decimals=5):

@@ -6,6 +6,7 @@ pixel coordinates; they are divided by the frame size to match MediaPipe's norma
 every other source. The first person of each frame is used. OpenPose's own neck point is replaced, as for
 every source, by the midpoint of the shoulders.
 """
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,12 @@ import numpy as np
 from datasets import layout
 from datasets.sign_data import DataError, SignData
 
-READER_VERSION = "pose1"
+READER_VERSION = "pose2"
 SUFFIX = ".pose"
 
+# fps, frames, people: what a body starts with, per pose-format version
+# and how many bits the frame count has
+_BODY_HEADERS = {0.1: (struct.Struct("<HHH"), 16), 0.2: (struct.Struct("<fIH"), 32)}
 _POSE_START = 0
 _LEFT_START = layout.MEDIAPIPE_POSE_POINTS
 _RIGHT_START = layout.MEDIAPIPE_POSE_POINTS + layout.MEDIAPIPE_HAND_POINTS
@@ -47,10 +51,38 @@ def _load_pose(path):
             f"{path}: reading .pose files needs the pose-format library: "
             f"pip install -r requirements-preprocess.txt"
         ) from None
+    buffer = Path(path).read_bytes()
     try:
-        return Pose.read(Path(path).read_bytes())
+        pose = Pose.read(buffer)
     except Exception as error:  # pose-format raises whatever its binary parser hits on a damaged file
         raise DataError(f"{path}: not a readable .pose file ({type(error).__name__}: {error})") from None
+    _check_frame_count(path, buffer)
+    return pose
+
+
+def _check_frame_count(path, buffer):
+    """pose-format (v0.1) infers the frame count from the file size, so a truncated file would read as a
+    shorter clip whose values are misaligned: compare with the count the body's header states."""
+    from pose_format.pose_header import PoseHeader
+    from pose_format.utils.reader import BufferReader
+
+    reader = BufferReader(buffer)
+    header = PoseHeader.read(reader)
+    body_header, count_bits = _BODY_HEADERS.get(round(header.version, 3), (None, 0))
+    if body_header is None or reader.bytes_left() < body_header.size:
+        return
+    _, stated, people = body_header.unpack_from(buffer, reader.read_offset)
+    points = sum(len(component.points) for component in header.components)
+    frame_bytes = people * points * (header.num_dims() + 1) * 4
+    body_bytes = reader.bytes_left() - body_header.size
+    if frame_bytes == 0:
+        if body_bytes:
+            raise DataError(f"{path}: no person or no point, yet {body_bytes} bytes of data")
+        return
+    frames, rest = divmod(body_bytes, frame_bytes)
+    if rest or frames % 2**count_bits != stated:  # v0.1 states it in 16 bits: long recordings wrap around
+        raise DataError(f"{path}: its header states {stated} frames, but its size holds {frames} frames and {rest} "
+                        f"bytes; the file is truncated or damaged")
 
 
 def _component_targets(component):

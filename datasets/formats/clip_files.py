@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from datasets import landmarks, mp_data, pose_file
+from datasets.formats import landmarks, mp_data, pose_file
 from datasets.sign_data import DataError, SignData
 
 CLIP_READERS = {

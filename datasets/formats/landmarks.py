@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets import layout
-from datasets.cache import atomic_save_npz
+from datasets.formats.npz_arrays import load_arrays, save_arrays
 from datasets.sign_data import DataError
 
 SUFFIX = ".npz"
@@ -27,27 +27,25 @@ def write_landmarks(path, parts, width, height, fps):
     """Write one video's landmarks atomically: a killed run leaves the old file or none, never half of one."""
     arrays = {name: np.asarray(values, dtype=np.float32) for name, values in parts.items()}
     arrays.update(width=np.int64(width), height=np.int64(height), fps=np.float64(fps))
-    atomic_save_npz(path, arrays)
+    save_arrays(path, arrays)
 
 
 def _load(path):
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: not a readable landmark file ({error})") from None
-    with archive:
-        missing = [name for name in (*PARTS, *VIDEO_FIELDS) if name not in archive.files]
-        if missing:
-            raise DataError(
-                f"{path}: missing array(s) {', '.join(missing)}; expected a landmark file of "
-                f"`preprocess.py extract` ({', '.join((*PARTS, *VIDEO_FIELDS))})"
-            )
-        return {name: archive[name] for name in archive.files}
+    arrays = load_arrays(path, "a readable landmark file")
+    missing = [name for name in (*PARTS, *VIDEO_FIELDS) if name not in arrays]
+    if missing:
+        raise DataError(
+            f"{path}: missing array(s) {', '.join(missing)}; expected a landmark file of "
+            f"`preprocess.py extract` ({', '.join((*PARTS, *VIDEO_FIELDS))})"
+        )
+    return arrays
 
 
 def _check_part(path, arrays, name, frames):
     points, values = PARTS[name]
     shape = arrays[name].shape
+    if not np.issubdtype(arrays[name].dtype, np.floating):
+        raise DataError(f"{path}: array {name}: expected floating-point numbers, got {arrays[name].dtype}")
     if len(shape) != 3 or shape[0] != frames or shape[1] != points or shape[2] < 2:
         raise DataError(f"{path}: array {name}: expected shape [{frames}, {points}, {values}], got {list(shape)}")
 

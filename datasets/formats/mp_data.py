@@ -33,9 +33,12 @@ def frame_files(folder):
 
 def _load_frame(path):
     try:
-        return np.load(path, allow_pickle=False).reshape(-1)
-    except (ValueError, OSError) as error:
+        vector = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
+    if not isinstance(vector, np.ndarray) or not np.issubdtype(vector.dtype, np.number):
+        raise DataError(f"{path}: expected a .npy array of numbers")
+    return vector.reshape(-1)
 
 
 def _load_frames(files):

@@ -1,0 +1,63 @@
+"""Reading any supported source into :class:`SignData`: the reader registry, by file type, behind the
+content-keyed cache; clips that hold nothing usable are dropped (and counted) here, once for every reader."""
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from datasets.cache import cached_read
+from datasets.formats import clip_files, mediapipe_npz, pose_file, spoter_csv
+from utils.errors import DataError
+
+log = logging.getLogger(__name__)
+
+READERS = {
+    ".csv": (spoter_csv.read_spoter_csv, spoter_csv.READER_VERSION),
+    ".npz": (mediapipe_npz.read_mediapipe_npz, mediapipe_npz.READER_VERSION),
+    ".pose": (pose_file.read_pose_file, pose_file.READER_VERSION),
+}
+
+
+def file_type(path):
+    """The suffix that names a file's format (``.csv`` for ``x.csv.gz``), checked against the registry."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in READERS:
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; expected one of {', '.join(READERS)}")
+    return suffix
+
+
+def read_signs(path, cache_dir=None):
+    """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file, or a
+    folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData,
+    without the clips that hold nothing usable (:func:`drop_unusable`).
+
+    Folders are not cached: their content has no single file to key the cache by."""
+    path = Path(path)
+    if path.is_dir():
+        return drop_unusable(clip_files.read_class_folders(path))
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    kind = file_type(path)
+    read, version = READERS[kind]
+    data = cached_read(read, path, version, cache_dir)
+    if kind == ".csv":  # after the cache: the gloss JSON is not part of the file the cache is keyed by
+        data = spoter_csv.name_integer_labels(data, path)
+    return drop_unusable(data)
+
+
+def drop_unusable(data):
+    """``data`` without clips where nothing was detected or every value is the same, counted in the log;
+    refused when no clip is left."""
+    detected, varied = data.clip_quality()
+    keep = detected & varied
+    if keep.all():
+        return data
+    if not keep.any():
+        raise DataError(f"{data.source}: no usable clip: nothing was detected in {int((~detected).sum())} clip(s) "
+                        f"and every value is the same in {int((detected & ~varied).sum())}")
+    log.warning("%s: dropped %d of %d clips: nothing detected in %d, every value the same in %d", data.source,
+                int((~keep).sum()), len(data), int((~detected).sum()), int((detected & ~varied).sum()))
+    return data.subset(np.flatnonzero(keep))

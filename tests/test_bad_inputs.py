@@ -1,0 +1,139 @@
+"""Readers validate what they read: damaged files, broken archive structure, values float32 cannot hold,
+clips with nothing in them, repeated columns, truncated .pose files; and say what they know (gloss names,
+unknown signers). Inputs are GENERATED, except the real .pose fixtures."""
+import gzip
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evaluate
+from datasets import layout, read_signs
+from datasets.formats.spoter_csv import write_spoter_csv
+from tests.conftest import SHARED_DATA, generated_sign_data, requires
+from utils.errors import DataError
+
+POSE = SHARED_DATA / "pose-fixtures" / "mediapipe.pose"
+
+
+def archive_arrays(clips=4, frames=5):
+    rng = np.random.default_rng(0)
+    return dict(keypoints=rng.uniform(0.2, 0.8, (clips * frames, 75, 2)).astype(np.float16),
+                offsets=np.arange(0, clips * frames + 1, frames), label=np.array(["a", "b"] * (clips // 2)),
+                signer=np.array(["s1", "s2"] * (clips // 2)), clip=np.array([f"c{i}" for i in range(clips)]))
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    path = tmp_path / "signs.csv"
+    write_spoter_csv(generated_sign_data(np.random.default_rng(0), classes=2, per_class=3), path)
+    return path
+
+
+def test_truncated_compressed_csv_is_one_error(tmp_path, csv_file):
+    packed = gzip.compress(csv_file.read_bytes())
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(DataError, match=r"cut\.csv\.gz: cannot be decompressed: truncated or damaged"):
+        read_signs(tmp_path / "cut.csv.gz")
+    (tmp_path / "plain.csv.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match=r"plain\.csv\.gz: cannot be decompressed"):
+        read_signs(tmp_path / "plain.csv.gz")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(offsets=np.array([0, 5, 10, 15, 99])), "offsets must run from 0 to the 20 frames"),
+    (lambda a: a.update(offsets=np.array([0, 10, 5, 15, 20])), r"offsets must increase .* clip 1 \(c1\)"),
+    (lambda a: a.update(offsets=np.array([0.0, 5, 10, 15, 20])), "array offsets: expected integers"),
+    (lambda a: a.update(keypoints=a["keypoints"].astype(str)), "array keypoints: expected floating-point"),
+    (lambda a: a.update(label=np.array([{"a": 1}] * 4, dtype=object)), "array label cannot be read"),
+    (lambda a: a.update(keypoints=np.full((20, 75, 2), 1e39)), r"clip c0: infinite value or one beyond float32"),
+    (lambda a: a.pop("signer"), "missing array"),
+])
+def test_npz_structure_is_checked(tmp_path, change, message):
+    arrays = archive_arrays()
+    change(arrays)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DataError, match=message):
+        read_signs(tmp_path / "bad.npz")
+
+
+def test_truncated_npz_is_one_error(tmp_path):
+    np.savez(tmp_path / "whole.npz", **archive_arrays(clips=40))
+    data = (tmp_path / "whole.npz").read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 30):
+        (tmp_path / "cut.npz").write_bytes(data[:cut])
+        with pytest.raises(DataError, match=r"cut\.npz: (not a readable|array \w+ cannot be read)"):
+            read_signs(tmp_path / "cut.npz", cache_dir=False)
+
+
+def test_a_csv_value_beyond_float32_names_line_and_column(tmp_path, csv_file):
+    table = pd.read_csv(csv_file)
+    table.loc[1, "nose_X"] = "[" + ", ".join(["1e39"] * len(eval(table.loc[1, "nose_X"]))) + "]"  # noqa: S307
+    table.to_csv(tmp_path / "huge.csv", index=False)
+    with pytest.raises(DataError, match=r"huge\.csv: line 3, column nose_X: value beyond float32's range"):
+        read_signs(tmp_path / "huge.csv")
+
+
+def test_clips_with_nothing_detected_or_one_repeated_value_are_dropped_and_counted(tmp_path, caplog):
+    data = generated_sign_data(np.random.default_rng(0), classes=2, per_class=3)
+    data.keypoints[data.offsets[0]:data.offsets[1]] = np.nan      # clip 0: nothing detected
+    data.keypoints[data.offsets[1]:data.offsets[2]] = 0.25        # clip 1: every value the same
+    write_spoter_csv(data, tmp_path / "some.csv")
+    with caplog.at_level(logging.WARNING):
+        kept = read_signs(tmp_path / "some.csv")
+    assert len(kept) == len(data) - 2 and list(kept.clip_ids) == list(data.clip_ids[2:])
+    assert "dropped 2 of 6 clips: nothing detected in 1, every value the same in 1" in caplog.text
+    data.keypoints[:] = np.nan
+    write_spoter_csv(data, tmp_path / "none.csv")
+    with pytest.raises(DataError, match=r"none\.csv: no usable clip: nothing was detected in 6 clip\(s\)"):
+        read_signs(tmp_path / "none.csv")
+
+
+def test_a_repeated_column_must_repeat_its_values(tmp_path, csv_file):
+    table = pd.read_csv(csv_file)
+    table.insert(len(table.columns), "labels_again", table["labels"])
+    table.columns = list(table.columns[:-1]) + ["labels"]
+    table.to_csv(tmp_path / "same.csv", index=False)
+    assert (tmp_path / "same.csv").read_text().splitlines()[0].split(",").count("labels") == 2
+    assert len(read_signs(tmp_path / "same.csv")) == len(table)
+    table.iloc[1, -1] = "other"
+    table.to_csv(tmp_path / "differ.csv", index=False)
+    with pytest.raises(DataError, match=r"differ\.csv: column labels appears twice with different values \(first at "
+                                        r"line 3\)"):
+        read_signs(tmp_path / "differ.csv")
+
+
+@requires(POSE)
+@pytest.mark.parametrize("cut", [7, 1000, 50_000])
+def test_a_truncated_pose_file_is_refused_not_read_short(tmp_path, cut):
+    (tmp_path / "sign").mkdir()
+    damaged = tmp_path / "sign" / "cut.pose"
+    damaged.write_bytes(POSE.read_bytes()[:-cut])
+    with pytest.raises(DataError, match=r"cut\.pose: (its header states 170 frames|not a readable \.pose file)"):
+        read_signs(damaged)
+
+
+def test_integer_labels_get_gloss_names_from_the_json_beside_the_csv(tmp_path):
+    data = generated_sign_data(np.random.default_rng(0), classes=2, per_class=3)
+    numbered = data.subset(np.arange(len(data)))
+    numbered.labels = np.where(data.labels == "sign0", "19", "7")
+    write_spoter_csv(numbered, tmp_path / "wlasl.csv")
+    assert sorted(set(read_signs(tmp_path / "wlasl.csv").labels)) == ["19", "7"]
+    (tmp_path / "id_to_label.json").write_text(json.dumps({"7": "book", "19": "black", "3": "go"}))
+    assert sorted(set(read_signs(tmp_path / "wlasl.csv").labels)) == ["black", "book"]
+    (tmp_path / "id_to_label.json").write_text(json.dumps({"7": "book"}))
+    with pytest.raises(DataError, match=r"wlasl\.csv: label\(s\) 19 are not in id_to_label\.json"):
+        read_signs(tmp_path / "wlasl.csv")
+
+
+def test_a_file_without_signers_is_reported_as_signers_unknown(tmp_path, capsys):
+    data = generated_sign_data(np.random.default_rng(0), classes=3, per_class=6)
+    write_spoter_csv(data, tmp_path / "anonymous.csv")
+    results = evaluate.run(evaluate.get_args_parser().parse_args(
+        ["--baseline_only", "--data", str(tmp_path / "anonymous.csv"), "--k_shot", ""]))
+    assert results[0]["protocol"]["signers"] == "unknown" and not results[0]["protocol"]["cross_signer"]
+    printed = capsys.readouterr().out
+    assert "signers unknown" in printed and "same signer" not in printed
+    assert layout.NUM_KEYPOINTS == 54
