@@ -3,19 +3,21 @@
 The defaults are this project's recommended architecture; ``recipes/published.txt`` pins the published SPOTER
 values.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from models.spoter import SPOTERClassifier, SPOTEREmbedding
 from utils import settings
-from utils.settings import Range, at_least, setting
+from utils.settings import Range, Settings, at_least, setting
 
 _LAYERS = at_least(1)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Settings):
     """Every model setting, its default, its meaning and accepted values; ``train.py`` makes each one a flag
     of that name. Values are validated when a config is made (from flags or from a checkpoint)."""
+
+    WHAT = "model config"
 
     classification_model: bool = setting(False, "train the SPOTER classifier instead of an embedding")
     num_classes: int | None = setting(None, "classifier outputs; default: classes in the data",
@@ -47,19 +49,6 @@ class ModelConfig:
             settings.refuse("heads", self.heads, f"a divisor of --hidden_dim {self.hidden_dim}")
         if self.conv_kernel % 2 == 0:
             settings.refuse("conv_kernel", self.conv_kernel, "an odd number of frames")
-
-    @classmethod
-    def from_args(cls, args):
-        """The model settings among parsed command-line arguments (same names)."""
-        return settings.from_args(cls, args)
-
-    @classmethod
-    def from_dict(cls, config):
-        """From a checkpoint's plain dict; a dict of another version of this config is refused by name."""
-        return settings.from_dict(cls, config, "model config")
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def build_model(config):

@@ -3,13 +3,13 @@ and augmentation. ``train.py`` makes each field a flag of that name; checkpoints
 
 The defaults are this project's recommended recipe; ``recipes/published.txt`` pins the published one.
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from models import ModelConfig
 from utils import settings
 from utils.cli import fold_spec, none_or_str, optional_int
 from utils.settings import (FINITE, NAME, NON_NEGATIVE, POSITIVE, PROBABILITY, CountOrFraction, Range, at_least,
-                            common, setting)
+                            Settings, common, setting)
 
 RUN, DATA, LOSS, OPTIMIZATION, AUGMENTATION = "run", "data", "loss and mining", "optimization", "augmentation"
 # Several processes: torchrun --nproc_per_node=N train.py ...; each rank trains --batch_size clips per step,
@@ -44,8 +44,10 @@ def _scale(default, help, check=None, **flag):
 
 
 @dataclass(frozen=True)
-class RecipeConfig:
+class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
+
+    WHAT = "recipe"
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -152,17 +154,6 @@ class RecipeConfig:
         settings.validate(self)
         if self.resume and self.overwrite:
             settings.refuse("overwrite", True, "not together with --resume (continue a run, or replace it)")
-
-    @classmethod
-    def from_args(cls, args):
-        return settings.from_args(cls, args)
-
-    @classmethod
-    def from_dict(cls, values):
-        return settings.from_dict(cls, values, "recipe")
-
-    def to_dict(self):
-        return asdict(self)
 
     def must_match_on_resume(self):
         """The settings a resumed run must share with the run it continues."""

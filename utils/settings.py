@@ -8,7 +8,7 @@ The same :class:`Check` objects validate the flags of the other entry points (:f
 import argparse
 import math
 import re
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from utils.cli import comma_list
 from utils.errors import SettingError
@@ -180,6 +180,26 @@ def add_flags(parser, config_class, default_group=None, groups=None):
         default = setting_field.default if setting_field.default is not MISSING else setting_field.default_factory()
         add_flag(groups[name], setting_field.name, setting_field.type, default, setting_field.metadata)
     return groups
+
+
+class Settings:
+    """Base of the settings dataclasses: built from parsed arguments or a stored dict, stored as a plain dict.
+    ``WHAT`` names the config in messages."""
+
+    WHAT = "settings"
+
+    @classmethod
+    def from_args(cls, args):
+        """The fields among parsed command-line arguments (same names)."""
+        return from_args(cls, args)
+
+    @classmethod
+    def from_dict(cls, values):
+        """From a stored plain dict; a dict of another version of the config is refused by name."""
+        return from_dict(cls, values, cls.WHAT)
+
+    def to_dict(self):
+        return asdict(self)
 
 
 def from_args(config_class, args):

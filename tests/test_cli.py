@@ -1,0 +1,75 @@
+"""One way to run a command: hyphen aliases for underscore flags, one-line errors, DataError vs bugs, and the
+README naming only flags that exist."""
+import re
+
+import pytest
+
+import cross_validate
+import evaluate
+import preprocess
+import train
+from tests.conftest import REPOSITORY
+from utils.cli import run_command
+from utils.errors import DataError
+from utils.settings import add_common
+
+
+def test_old_hyphenated_spellings_are_aliases_in_every_entry_point():
+    assert evaluate.get_args_parser().parse_args(["--batch-size", "7", "--cache-dir=c", "--k-shot", "3"]).batch_size == 7
+    assert train.get_args_parser().parse_args(["--batch-size", "7", "--no-normalize-embeddings"]).batch_size == 7
+    assert not train.get_args_parser().parse_args(["--no-normalize_embeddings"]).normalize_embeddings
+    args = preprocess.get_args_parser().parse_args(["create", "a", "b", "--num-classes", "5", "--test-size", "0"])
+    assert (args.num_classes, args.test_size) == (5, 0)
+    assert cross_validate.get_args_parser().parse_args(["--baseline-only"]).baseline_only
+
+
+def test_shared_flags_are_defined_once_and_agree():
+    parsers = [train.get_args_parser(), evaluate.get_args_parser()]
+    for name in ("seed", "device", "cache_dir", "exclude_labels"):
+        actions = [next(a for a in parser._actions if a.dest == name) for parser in parsers]
+        assert len({a.help for a in actions}) == 1 and len({str(a.default) for a in actions}) == 1, name
+    with pytest.raises(SystemExit):
+        evaluate.get_args_parser().parse_args(["--seed", "-1"])
+
+
+def test_a_data_error_is_one_line_and_any_other_exception_keeps_its_traceback(capsys):
+    parser = train.Parser(prog="tool")
+    add_common(parser, "seed")
+
+    def refuse(args):
+        raise DataError("x.csv: line 3,\ncolumn y: bad")
+
+    with pytest.raises(SystemExit) as stop:
+        run_command(refuse, parser, [])
+    assert stop.value.code == 2 and capsys.readouterr().err == "tool: error: x.csv: line 3, column y: bad\n"
+    assert not issubclass(DataError, ValueError)
+
+    def bug(args):
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        run_command(bug, parser, [])
+
+
+def test_bad_flag_values_are_one_line_naming_flag_and_range(capsys):
+    for argv, message in [(["--lr", "nan"], "argument --lr: 'nan': expected a finite number > 0"),
+                          (["--heads", "5"], "--heads 5: expected a divisor of --hidden_dim 128"),
+                          (["--batch_size", "2"], "--batch_size 2: expected at least 3"),
+                          (["--seed", "-1"], "expected an integer in [0, 2147483647]"),
+                          (["--validation_signers", "0"], "a whole count >= 1 or a fraction in (0, 1)")]:
+        with pytest.raises(SystemExit) as stop:
+            run_command(train.main, train.get_args_parser(), argv + ["--output_dir", "/nonexistent/never"])
+        error = capsys.readouterr().err
+        assert stop.value.code == 2 and message in error and error.count("\n") == 1, (argv, error)
+
+
+def test_the_readme_names_only_flags_that_exist():
+    known = set()
+    parsers = [train.get_args_parser(), evaluate.get_args_parser(), cross_validate.get_args_parser()]
+    commands = preprocess.get_args_parser()._subparsers._group_actions[0].choices.values()
+    for parser in parsers + list(commands):
+        known |= {option.lstrip("-").replace("-", "_") for action in parser._actions for option in action.option_strings}
+    named = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9_-]*)", (REPOSITORY / "README.md").read_text()))
+    other_tools = {"build-arg", "gpus", "import-offline-session", "no-"}  # docker, clearml-task; "--no-<flag>"
+    unknown = {flag for flag in named - other_tools if flag.replace("-", "_") not in known}
+    assert not unknown, f"README names flags no command has: {sorted(unknown)}"
