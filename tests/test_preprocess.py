@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from datasets import layout, read_signs
+from datasets.formats.spoter_csv import read_spoter_csv
 from datasets.formats.landmarks import read_landmark_clip, write_landmarks
 from datasets.sign_data import DataError
 from preprocessing.create import SplitOptions, create
@@ -109,7 +110,8 @@ def lsa64_named(tmp_path, asl_clips):
 
 
 def read_outputs(folder, name):
-    splits = {p.stem.rsplit("_", 1)[1]: read_signs(p, cache_dir=False) for p in sorted(folder.glob(f"{name}_*.csv"))}
+    # the file's own integer ids (read_signs would name them by the id-to-gloss JSON beside the CSVs)
+    splits = {p.stem.rsplit("_", 1)[1]: read_spoter_csv(p) for p in sorted(folder.glob(f"{name}_*.csv"))}
     return splits, json.loads((folder / f"{name}_id_to_gloss.json").read_text())
 
 
