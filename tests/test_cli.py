@@ -6,7 +6,10 @@ import pytest
 
 import cross_validate
 import evaluate
+import export
 import preprocess
+import search
+import serve
 import train
 from tests.conftest import REPOSITORY
 from utils.cli import run_command
@@ -65,11 +68,16 @@ def test_bad_flag_values_are_one_line_naming_flag_and_range(capsys):
 
 def test_the_readme_names_only_flags_that_exist():
     known = set()
-    parsers = [train.get_args_parser(), evaluate.get_args_parser(), cross_validate.get_args_parser()]
-    commands = preprocess.get_args_parser()._subparsers._group_actions[0].choices.values()
-    for parser in parsers + list(commands):
+    parsers = [train.get_args_parser(), evaluate.get_args_parser(), cross_validate.get_args_parser(),
+               export.get_args_parser(), serve.get_args_parser()]
+    commands = [command for script in (preprocess, search)
+                for command in script.get_args_parser()._subparsers._group_actions[0].choices.values()]
+    for parser in parsers + commands:
         known |= {option.lstrip("-").replace("-", "_") for action in parser._actions for option in action.option_strings}
     named = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9_-]*)", (REPOSITORY / "README.md").read_text()))
-    other_tools = {"build-arg", "gpus", "import-offline-session", "no-"}  # docker, clearml-task; "--no-<flag>"
+    other_tools = {"build-arg", "gpus", "ipc", "import-offline-session", "no-",  # docker, clearml-task, --no-<flag>
+                   "nnodes", "nproc_per_node", "rdzv_backend", "rdzv_endpoint", "rdzv_id", "standalone",  # torchrun
+                   "array", "cpus-per-task", "job-name", "mem", "requeue", "time",  # SLURM
+                   "steps", "mining_steps", "sizes"}  # the benchmark scripts
     unknown = {flag for flag in named - other_tools if flag.replace("-", "_") not in known}
     assert not unknown, f"README names flags no command has: {sorted(unknown)}"
