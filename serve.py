@@ -1,6 +1,7 @@
 """Serve the sign search and practice page on this machine (127.0.0.1 only).
 
     cd web && npm ci && cd ..          # once: onnxruntime-web and MediaPipe Holistic, served locally
+    python serve.py                    # the bundled pretrained model (int8) and index
     python serve.py --model model.onnx --index index.npz [--port 8000]
     # then open http://127.0.0.1:8000/ in a browser (camera access works on 127.0.0.1 without https)
 
@@ -10,17 +11,22 @@ search.py index made with the same checkpoint (refused otherwise).
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from datasets.sign_data import DataError
 from web.server import make_server
 
 log = logging.getLogger("serve")
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 
 def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="exported model (.onnx of export.py, sidecar .json beside it)")
-    parser.add_argument("--index", required=True, help="index of the same model (.npz of search.py index)")
+    parser.add_argument("--model", default=str(PRETRAINED / "model.int8.onnx"),
+                        help="exported model (.onnx of export.py, sidecar .json beside it); default: the bundled "
+                             "pretrained model")
+    parser.add_argument("--index", default=str(PRETRAINED / "index.npz"),
+                        help="index of the same model (.npz of search.py index); default: the bundled index")
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default %(default)s; 0: any free)")
     return parser
 
