@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the bundled pretrained model from scratch: train the recommended recipe (train.py's defaults) on
 # the bundled MIT-licensed data/asl_mit, keep its best checkpoint as float16 weights (pretrained/model.pt),
-# index data/asl_mit with it (pretrained/index.npz), and write the model card's figures
+# index data/asl_mit with it (pretrained/index.npz), export it to int8 ONNX for the page
+# (pretrained/model.int8.onnx and .json), and write the model card's figures
 # (pretrained/evaluation/*.json, printed as tables). About 5 minutes on 2 CPU cores.
 #
 #   bash pretrained/make.sh [train.py flags]        (from anywhere; flags change the recipe)
@@ -16,6 +17,9 @@ SIGNS=../shared/data/signs
 python train.py --experiment_name pretrained --output_dir "$RUN" --overwrite --no_progress "$@"
 python -m training.checkpoint "$RUN/pretrained/best.pt" pretrained/model.pt
 python search.py index "$DATA" -o pretrained/index.npz --overwrite
+# The page's model: the int8 ONNX export (and its sidecar); the fp32 export is only a step on the way.
+python export.py --checkpoint pretrained/model.pt --output "$RUN/model.onnx" --int8 --force
+mv "$RUN/model.int8.onnx" "$RUN/model.int8.json" pretrained/
 
 # Figures: the held-out signer of data/asl_mit (the split train.py made), then zero-shot on other languages;
 # the float16 model and the raw-keypoint baseline, and the float32 checkpoint to show what float16 costs.
