@@ -6,7 +6,6 @@ batch and frames dynamic, and returns ``embeddings`` float32 ``[batch, vector_le
 normalization (``datasets.normalization.normalize_batch``, the same function training uses) is inside the
 graph, so a client only maps its landmarks into the layout, as the sidecar describes.
 """
-import hashlib
 import json
 import logging
 import warnings
@@ -18,6 +17,7 @@ from torch import nn
 from datasets import layout
 from datasets.normalization import normalize_batch
 from datasets.sign_data import DataError
+from retrieval.index import file_sha256
 from training.checkpoint import load_model
 from utils.atomic import atomic_path
 from utils.run_files import write_json
@@ -39,14 +39,6 @@ class RawKeypointEmbedder(nn.Module):
 
     def forward(self, keypoints, padding_mask):
         return self.model(normalize_batch(keypoints, padding_mask), padding_mask)
-
-
-def file_sha256(path, chunk_size=1 << 22):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_path(onnx_path):

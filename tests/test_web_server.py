@@ -9,7 +9,8 @@ import torch
 
 import serve
 from datasets.sign_data import DataError
-from deploy.onnx_export import file_sha256, sidecar
+from deploy.onnx_export import sidecar
+from retrieval.index import file_sha256
 from models import build_model
 from training.checkpoint import save_checkpoint
 from tests.conftest import TINY_MODEL_CONFIG

@@ -5,7 +5,8 @@ import json
 
 import numpy as np
 
-from deploy.onnx_export import file_sha256, load_embedding_model
+from deploy.onnx_export import load_embedding_model
+from retrieval.index import file_sha256
 from deploy.onnx_runtime import embed_torch
 
 QUANTILES = 101
