@@ -70,7 +70,7 @@ def get_args_parser():
     data.add_argument("--min_signers", type=checked(int, at_least(0)), default=0,
                       help="keep only glosses signed by at least this many signers (counted before splitting; "
                            "with --reference, counted in the reference file)")
-    add_common(data, "exclude_labels")
+    add_common(data, "exclude_labels", "bsl_letters")
     data.add_argument("--held_out_signers", type=checked(float, CountOrFraction()), default=0.2,
                       help="signers held out as queries: a count (>= 1) or a fraction (< 1) (default %(default)s, "
                            "as train.py --validation_signers)")
@@ -129,7 +129,8 @@ class EvaluationSet:
 
 def read_filtered(path, args):
     data = read_signs(path, args.cache_dir or None)
-    return filter_signs(data, exclude_labels=args.exclude_labels, languages=args.language or None)
+    return filter_signs(data, exclude_labels=args.exclude_labels, languages=args.language or None,
+                        bsl_letters=args.bsl_letters)
 
 
 def keep_widespread_glosses(data, parts, min_signers):

@@ -28,7 +28,7 @@ from retrieval.neighbours import BACKENDS
 from retrieval.practice import assess
 from training.checkpoint import load_model
 from utils.atomic import same_file
-from utils.cli import comma_list, format_table
+from utils.cli import comma_list, format_table, run_command
 from utils.reproducibility import resolve_device
 from utils.run_files import write_json
 
@@ -56,7 +56,7 @@ def get_args_parser():
     searching.add_argument("--json", nargs="?", const="-", default="", metavar="FILE",
                            help="write the results as JSON to FILE (to stdout without FILE) instead of a table")
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="search.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", parents=[common], help="embed a dataset into an index file",
                                 description="Embed every clip of DATA into one .npz index (see retrieval/index.py).")
@@ -222,17 +222,16 @@ def run_practice(args):
 COMMANDS = {"index": run_index, "query": run_query, "practice": run_practice}
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = get_args_parser().parse_args(argv)
+def run(args):
+    check_args(args)
     try:
-        check_args(args)
         COMMANDS[args.command](args)
-    except (DataError, ValueError, FileNotFoundError) as error:
-        log.error("%s", error)
-        sys.exit(2)
     except BrokenPipeError:  # the reader of stdout (e.g. head) stopped early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def main(argv=None):
+    return run_command(run, get_args_parser(), argv)
 
 
 if __name__ == "__main__":

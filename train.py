@@ -61,12 +61,7 @@ def build_optimizer(args, parameters):
 
 def trainable_parameters(model, criterion):
     """The model's parameters, and the loss's own (class proxies) when it has any."""
-    extra = list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else []
-    return list(model.parameters()) + extra
-
-
-def criterion_state(criterion):
-    return criterion.state_dict() if isinstance(criterion, torch.nn.Module) else {}
+    return list(model.parameters()) + list(criterion.parameters())
 
 
 def build_schedulers(args, optimizer, steps_per_epoch):
@@ -84,7 +79,7 @@ def training_state(args, model, criterion, optimizer, scheduler, mining_schedule
     """What a checkpoint holds; ``epoch`` is the last completed epoch, ``partial_epoch`` the position of a
     run stopped within the next one."""
     return dict(
-        config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), criterion=criterion_state(criterion),
+        config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), criterion=criterion.state_dict(),
         class_names=list(data.class_names), epoch=epoch, best_metric=best, optimizer=optimizer.state_dict(),
         scheduler=scheduler.state_dict(), mining_scheduler=mining_scheduler.state_dict(),
         precision=precision.state_dict(), recipe=RecipeConfig.from_args(args).to_dict(), data=data.fingerprint,
@@ -192,8 +187,7 @@ def restore(folder, device, model, criterion, optimizer, scheduler, mining_sched
     state = check_resumable(folder / "last.pt", ModelConfig.from_args(args), RecipeConfig.from_args(args),
                             data.fingerprint)
     model.load_state_dict(state["model"])
-    if isinstance(criterion, torch.nn.Module):
-        criterion.load_state_dict(state["criterion"])
+    criterion.load_state_dict(state["criterion"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     mining_scheduler.load_state_dict(state["mining_scheduler"])
@@ -249,9 +243,7 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
     if args.compile:
         trained = torch.compile(trained, dynamic=True)  # clip lengths vary from batch to batch
     precision = Precision(device, args.amp)
-    criterion = build_criterion(args)
-    if isinstance(criterion, torch.nn.Module):
-        criterion.to(device)
+    criterion = build_criterion(args).to(device)
     optimizer = build_optimizer(args, trainable_parameters(model, criterion))
     steps = steps_per_epoch(args, len(train_set) // context.world_size)
     step_scheduler, plateau = build_schedulers(args, optimizer, steps)

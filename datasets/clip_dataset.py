@@ -93,6 +93,10 @@ def epoch_order(class_ids, seed, epoch, clips_per_class=0, signers=None):
 # the pool, at the price of batches that mostly repeat from epoch to epoch (their order does not), as
 # with fairseq's length batching; on larger sets the pools, and so the batches, change every epoch.
 BUCKET_POOL_BATCHES = 64
+# Lengths within this many frames count as equal: their order stays random, so sets whose lengths follow
+# the recording source (asl.npz: 20, 24 and 30 frames by source) do not get batches of one source, at the
+# price of at most this many padded frames per clip.
+BUCKET_FRAMES = 16
 
 
 def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_class=0, signers=None):
@@ -100,7 +104,8 @@ def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_
 
     Derived from ``(seed, epoch)`` alone, like :func:`epoch_order`, whose runs of ``clips_per_class`` clips
     per class it keeps (a run is placed by its longest clip), so the two combine. The shuffled runs are cut
-    into pools of ``BUCKET_POOL_BATCHES`` batches; each pool is sorted by length, ascending and descending
+    into pools of ``BUCKET_POOL_BATCHES`` batches; each pool is sorted by length in steps of ``BUCKET_FRAMES``
+    frames (a stable sort: random order within a step), ascending and descending
     in turn so that a batch spanning two pools joins similar lengths; the sorted sequence is cut into
     batches, which are shuffled. The last, partial batch stays last (``drop_last`` drops it)."""
     rng = np.random.default_rng([seed, epoch, 1])
@@ -110,7 +115,7 @@ def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_
     else:
         runs = [np.array([clip]) for clip in range(len(class_ids))]
     runs = [runs[i] for i in rng.permutation(len(runs))]
-    run_lengths = np.array([lengths[run].max() for run in runs])
+    run_lengths = np.array([-(-lengths[run].max() // BUCKET_FRAMES) for run in runs])
     pool_clips = BUCKET_POOL_BATCHES * batch_size
     sizes = np.cumsum([len(run) for run in runs])
     pool_of_run = (sizes - 1) // pool_clips

@@ -1,11 +1,27 @@
-"""Selecting clips of SignData: by label, language and number of signers per gloss."""
+"""Selecting clips of SignData: by label, language and number of signers per gloss; telling British
+fingerspelling from ASL's."""
+from dataclasses import replace
+
 import numpy as np
 
 from utils.errors import DataError
 
 
-def filter_signs(data, exclude_labels=(), languages=None, min_signers=None):
-    """Drop clips by label, keep only some languages, keep only glosses signed by ``min_signers`` signers."""
+def relabel_bsl_letters(data, signers):
+    """``letter_x`` clips of ``signers`` become ``bsl_letter_x``: a two-handed British letter and ASL's
+    one-handed letter of the same name are different signs, as the same word in two sign languages is."""
+    if not len(signers) or data.signers is None:
+        return data
+    british = np.isin(data.signers, list(signers)) & np.char.startswith(data.labels.astype(str), "letter_")
+    if not british.any():
+        return data
+    return replace(data, labels=np.where(british, np.char.add("bsl_", data.labels.astype(str)), data.labels))
+
+
+def filter_signs(data, exclude_labels=(), languages=None, min_signers=None, bsl_letters=()):
+    """Relabel British fingerspelling (:func:`relabel_bsl_letters`), then drop clips by label, keep only some
+    languages, keep only glosses signed by ``min_signers`` signers."""
+    data = relabel_bsl_letters(data, bsl_letters)
     keep = ~np.isin(data.labels, list(exclude_labels))
     if languages:
         if data.languages is None:

@@ -69,7 +69,7 @@ def build_dataset(args, data_folder=None):
     ``data_folder`` replaces ``$BASE_DATA_FOLDER/<dataset_name>`` (the ClearML loader passes its copy)."""
     def read(path):
         data = read_signs(resolve_path(path, args.dataset_name, data_folder), args.cache_dir or None)
-        return filter_signs(data, exclude_labels=args.exclude_labels)
+        return filter_signs(data, exclude_labels=args.exclude_labels, bsl_letters=args.bsl_letters)
 
     if data_folder is not None and not args.training_set_path:
         raise DataError(f"{data_folder}: name the training file inside the dataset with --training_set_path")

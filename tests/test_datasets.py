@@ -9,7 +9,7 @@ from datasets import build_dataset, read_signs, resolve_path
 from datasets.clip_dataset import ClipDataset
 from datasets.formats.spoter_csv import write_spoter_csv
 from models import build_model
-from tests.conftest import TINY_MODEL_CONFIG, generated_sign_data
+from tests.conftest import ASL_NPZ, TINY_MODEL_CONFIG, generated_sign_data
 from tests.test_bad_inputs import archive_arrays
 from training.engine import evaluate
 from train import get_args_parser
@@ -75,3 +75,32 @@ def test_validation_classes_unseen_in_training_get_their_own_ids_and_do_not_coun
                        "cpu")
     assert with_unseen["val_top1"] == without["val_top1"] and with_unseen["val_top5"] == without["val_top5"]
     assert with_unseen["silhouette_val"] != without["silhouette_val"]  # the silhouette does see every clip
+
+
+def test_british_letters_become_their_own_classes_and_nothing_else_changes():
+    from datasets.filters import filter_signs
+
+    data = generated_sign_data(np.random.default_rng(0), classes=2, per_class=4, signers=2)
+    data.labels = np.array(["letter_a"] * 4 + ["hello"] * 4)
+    british = filter_signs(data, bsl_letters=["signer1"])
+    expected = np.where((data.signers == "signer1") & (data.labels == "letter_a"), "bsl_letter_a", data.labels)
+    assert british.labels.tolist() == expected.tolist() and (british.labels == "bsl_letter_a").sum() == 2
+    np.testing.assert_array_equal(british.keypoints, data.keypoints)
+    assert filter_signs(data, bsl_letters=[]).labels.tolist() == data.labels.tolist()
+    assert filter_signs(data, exclude_labels=["bsl_letter_a"], bsl_letters=["signer1"]).labels.tolist().count(
+        "letter_a") == 2
+
+
+@pytest.mark.skipif(not ASL_NPZ.exists(), reason="needs ../shared/data")
+def test_the_default_british_fingerspeller_spells_with_two_hands():
+    """The default of --bsl_letters is a fact about asl.npz: its letters, unlike the others', show both hands."""
+    from datasets import layout
+    from utils.settings import BSL_FINGERSPELLERS
+
+    data = read_signs(ASL_NPZ)
+    letters = np.char.startswith(data.labels.astype(str), "letter_")
+    for signer in np.unique(data.signers[letters]):
+        frames = np.concatenate([data.clip(i) for i in np.flatnonzero(letters & (data.signers == signer))])
+        seen = [~np.isnan(frames[:, hand, 0]).all(axis=1) for hand in (layout.LEFT_HAND, layout.RIGHT_HAND)]
+        both = float((seen[0] & seen[1]).mean())
+        assert (both > 0.5) == (signer in BSL_FINGERSPELLERS), (signer, both)

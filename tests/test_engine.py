@@ -5,7 +5,7 @@ import torch
 from datasets.clip_dataset import ClipDataset, collate, epoch_order
 from models import build_model
 from retrieval.embedding import embed
-from training.engine import PreBatchMining, evaluate, train_one_epoch
+from training.engine import EpochPosition, PreBatchMining, evaluate, train_one_epoch
 from training.losses import supervised_contrastive_loss
 from training.mining import MiningScheduler
 from training.schedule import warmup_cosine
@@ -63,6 +63,32 @@ def test_prebatch_mining_trains_passes_over_mined_batches():
     result = train_one_epoch(model, _loader(dataset, 32, 1), optimizer, _criterion, "cpu", 1, mining=mining,
                              progress=False)
     assert result["steps"] == 3 * 4  # one pre-batch of 32 -> 4 batches of 8, three passes
+
+
+def _mined_epoch(model, optimizer, position=None, should_stop=None):
+    mining = PreBatchMining(batch_size=8, passes=2, scheduler=MiningScheduler(0.0), seed=0)
+    dataset = _clips(0)
+    order = epoch_order(dataset.class_ids, 0, 1, clips_per_class=2)[16 * position.batches if position else 0:]
+    loader = torch.utils.data.DataLoader(dataset, batch_size=16, sampler=order.tolist(), collate_fn=collate)
+    return train_one_epoch(model, loader, optimizer, _criterion, "cpu", 1, mining=mining, progress=False,
+                           position=position, should_stop=should_stop)
+
+
+def test_a_stop_inside_a_mined_pre_batch_resumes_to_the_same_weights():
+    """Pre-batches of 16 -> 2 hard batches, 2 passes: 4 steps each; the stop comes after step 6 of 8."""
+    _, model, optimizer = _setup()
+    whole = _mined_epoch(model, optimizer)
+    _, stopped_model, stopped_optimizer = _setup()
+    asked = iter(range(100))
+    position = EpochPosition()
+    _mined_epoch(stopped_model, stopped_optimizer, position, should_stop=lambda: next(asked) == 6)
+    assert position.stopped and position.batches == 1 and position.mined["steps"] == 2
+    state = EpochPosition.from_state_dict(position.state_dict())
+    resumed = _mined_epoch(stopped_model, stopped_optimizer, state)
+    assert resumed["steps"] == whole["steps"] == 8
+    assert resumed["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-5)
+    for mine, theirs in zip(stopped_model.parameters(), model.parameters()):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
 
 
 def test_embed_returns_rows_in_dataset_order_whatever_the_buckets():

@@ -1,7 +1,6 @@
 """Search and practice: the backends and the score on hand-made and GENERATED inputs, and search.py on the
 real clips of ../shared/data with the bundled pretrained model."""
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -164,13 +163,13 @@ def run_search(*argv):
     search.main([str(a) for a in argv])
 
 
-def exit_line(caplog, *argv):
+def exit_line(capsys, *argv):
     """Run search.py expecting a refusal: the exit code and its one error line."""
-    caplog.clear()
+    capsys.readouterr()
     with pytest.raises(SystemExit) as stop:
         run_search(*argv)
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "\n" not in errors[0]
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("search.py: error: ")]
+    assert len(errors) == 1
     return stop.value.code, errors[0]
 
 
@@ -212,7 +211,7 @@ def test_query_finds_each_indexed_clip_itself_and_ranks_glosses(ksl_index, tmp_p
 
 
 @requires(OTHER_NPZ)
-def test_query_and_practice_zero_shot_on_other_languages(tmp_path, capsys, caplog):
+def test_query_and_practice_zero_shot_on_other_languages(tmp_path, capsys):
     """Index BISINDO's clips of two signers; a third signer's clip is the attempt, practice scores it."""
     with np.load(OTHER_NPZ) as file:
         language, signer, label = file["language"], file["signer"], file["label"]
@@ -234,7 +233,7 @@ def test_query_and_practice_zero_shot_on_other_languages(tmp_path, capsys, caplo
     assert result["references"][0]["distance"] == pytest.approx(result["distance"], abs=1e-5)
     run_search("practice", attempt, "--gloss", gloss, "--index", index_path, "--checkpoint", PRETRAINED_MODEL)
     assert f"as {gloss!r}: score {result['score']:.0f}/100" in capsys.readouterr().out
-    code, line = exit_line(caplog, "practice", attempt, "--gloss", "no-such-sign", "--index", index_path,
+    code, line = exit_line(capsys, "practice", attempt, "--gloss", "no-such-sign", "--index", index_path,
                            "--checkpoint", PRETRAINED_MODEL)
     assert code == 2 and "no clip of gloss 'no-such-sign'" in line and str(index_path) in line
 
@@ -279,24 +278,24 @@ def test_a_correct_sign_by_another_signer_scores_above_a_different_sign():
 # ---- refusals of search.py ----
 
 @requires(KSL_NPZ)
-def test_an_index_of_another_model_is_refused_in_one_line(ksl_index, tmp_path, caplog):
+def test_an_index_of_another_model_is_refused_in_one_line(ksl_index, tmp_path, capsys):
     torch.manual_seed(0)
     other = tmp_path / "other.pt"
     save_checkpoint(other, config=TINY_MODEL_CONFIG, model=build_model(TINY_MODEL_CONFIG).state_dict(), class_names=[])
     clips = npz_subset(KSL_NPZ, [0, 1], tmp_path / "two.npz")
-    code, line = exit_line(caplog, "query", clips, "--index", ksl_index, "--checkpoint", other)
+    code, line = exit_line(capsys, "query", clips, "--index", ksl_index, "--checkpoint", other)
     assert code == 2 and "built by another model" in line and str(other) in line
 
 
 @requires(KSL_NPZ)
-def test_a_clip_without_hands_is_refused_for_practice_and_reported_by_query(ksl_index, tmp_path, caplog, capsys):
+def test_a_clip_without_hands_is_refused_for_practice_and_reported_by_query(ksl_index, tmp_path, capsys):
     handless = npz_subset(KSL_NPZ, [5], tmp_path / "handless.npz", drop_hands=[0])
     gloss = str(read_signs(handless).labels[0])
-    code, line = exit_line(caplog, "practice", handless, "--gloss", gloss, "--index", ksl_index,
+    code, line = exit_line(capsys, "practice", handless, "--gloss", gloss, "--index", ksl_index,
                            "--checkpoint", PRETRAINED_MODEL)
     assert code == 2 and "no hand detected" in line and str(handless) in line
     mixed = npz_subset(KSL_NPZ, [5, 6], tmp_path / "mixed.npz", drop_hands=[0])
-    code, line = exit_line(caplog, "practice", mixed, "--gloss", gloss, "--index", ksl_index,
+    code, line = exit_line(capsys, "practice", mixed, "--gloss", gloss, "--index", ksl_index,
                            "--checkpoint", PRETRAINED_MODEL)
     assert code == 2 and "holds 2 clips" in line and "--clip-id" in line
     capsys.readouterr()
@@ -307,28 +306,28 @@ def test_a_clip_without_hands_is_refused_for_practice_and_reported_by_query(ksl_
 
 
 @requires(KSL_NPZ)
-def test_index_never_overwrites_its_input_or_an_existing_file(tmp_path, caplog):
+def test_index_never_overwrites_its_input_or_an_existing_file(tmp_path, capsys):
     source = npz_subset(KSL_NPZ, np.arange(0, 2400, 100), tmp_path / "clips.npz")
     original = source.read_bytes()
-    code, line = exit_line(caplog, "index", source, "-o", source, "--checkpoint", PRETRAINED_MODEL, "--overwrite")
+    code, line = exit_line(capsys, "index", source, "-o", source, "--checkpoint", PRETRAINED_MODEL, "--overwrite")
     assert code == 2 and "is an input" in line and source.read_bytes() == original
     output = tmp_path / "index.npz"
     output.write_bytes(b"an earlier index")
-    code, line = exit_line(caplog, "index", source, "-o", output, "--checkpoint", PRETRAINED_MODEL)
+    code, line = exit_line(capsys, "index", source, "-o", output, "--checkpoint", PRETRAINED_MODEL)
     assert code == 2 and "--overwrite" in line and output.read_bytes() == b"an earlier index"
     checkpoint_bytes = PRETRAINED_MODEL.read_bytes()
-    code, _ = exit_line(caplog, "index", source, "-o", PRETRAINED_MODEL, "--checkpoint", PRETRAINED_MODEL)
+    code, _ = exit_line(capsys, "index", source, "-o", PRETRAINED_MODEL, "--checkpoint", PRETRAINED_MODEL)
     assert code == 2 and PRETRAINED_MODEL.read_bytes() == checkpoint_bytes
     run_search("index", source, "-o", output, "--checkpoint", PRETRAINED_MODEL, "--overwrite")
     assert len(load_index(output)) == 24
 
 
 @requires(KSL_NPZ)
-def test_json_output_never_replaces_an_input(ksl_index, tmp_path, caplog):
+def test_json_output_never_replaces_an_input(ksl_index, tmp_path, capsys):
     clip = npz_subset(KSL_NPZ, [3], tmp_path / "attempt.npz")
     original = clip.read_bytes()
     for command in (["query", clip], ["practice", clip, "--gloss", read_signs(clip).labels[0]]):
-        code, line = exit_line(caplog, *command, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL,
+        code, line = exit_line(capsys, *command, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL,
                                "--json", clip)
         assert code == 2 and "--json" in line and "is an input" in line
     assert clip.read_bytes() == original

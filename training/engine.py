@@ -3,6 +3,7 @@
 Nothing here knows about ranks, trackers or files: it is handed a model, batches, an optimizer, a loss
 and a device.
 """
+import itertools
 import math
 import time
 from collections import defaultdict
@@ -43,17 +44,18 @@ class PreBatchMining:
         self.scheduler = scheduler
         self.seed = seed
 
-    def batches(self, model, keypoints, padding_mask, labels, epoch, index):
-        """The pre-batch, embedded now (under the caller's autocast), as hard batches ``passes`` times over."""
+    def groups(self, model, keypoints, padding_mask, labels, epoch, index):
+        """The pre-batch, embedded now (under the caller's autocast), grouped into hard batches (index lists)."""
         with torch.no_grad():
             model.eval()
             embeddings = model(keypoints, padding_mask)
             model.train()
         rng = np.random.default_rng([self.seed, epoch, index])
         groups = group_hard_batches(embeddings, labels.cpu().numpy(), self.batch_size, self.scheduler.threshold, rng)
-        return self._passes(groups, keypoints, padding_mask, labels)
+        return [group.tolist() for group in groups]
 
-    def _passes(self, groups, keypoints, padding_mask, labels):
+    def steps(self, groups, keypoints, padding_mask, labels):
+        """The training batches of ``groups``, ``passes`` times over."""
         lengths = (~padding_mask).sum(1)
         for _ in range(self.passes):
             for group in groups:
@@ -66,18 +68,26 @@ class PreBatchMining:
 class EpochPosition:
     """How far an epoch has come: loader batches done (pre-batches when mining), the running sums of its
     figures, and, once it stopped early, torch's RNG state at that point, so that a resumed epoch
-    continues exactly (dropout draws from that state). Plain values only: it goes into checkpoints."""
+    continues exactly (dropout draws from that state). A stop in the middle of a mined pre-batch also keeps
+    its hard batches and the steps done over them (``mined``): the model that mined them has moved on
+    since. Plain values only: it goes into checkpoints."""
     batches: int = 0
     totals: dict = field(default_factory=dict)
     rng_state: dict | None = None
     stopped: bool = False
+    mined: dict | None = None
+
+    def stop(self, batch, device, mined=None):
+        self.batches, self.mined = batch, mined
+        self.stopped, self.rng_state = True, _rng_state(device)
 
     def state_dict(self):
-        return {"batches": self.batches, "totals": dict(self.totals), "rng_state": self.rng_state}
+        return {"batches": self.batches, "totals": dict(self.totals), "rng_state": self.rng_state,
+                "mined": self.mined}
 
     @classmethod
     def from_state_dict(cls, state):
-        return cls(state["batches"], dict(state["totals"]), state["rng_state"])
+        return cls(state["batches"], dict(state["totals"]), state["rng_state"], mined=state.get("mined"))
 
 
 def _rng_state(device):
@@ -109,9 +119,9 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
     ``precision`` (:class:`Precision`) sets autocast and loss scaling.
 
     ``position`` (:class:`EpochPosition`) continues an epoch that stopped early: ``loader`` then holds the
-    remaining batches only. ``should_stop()`` is asked before each loader batch; when it says yes,
-    ``position.stopped`` is set, ``position`` holds what a resumed run needs, and the figures returned
-    cover the batches done so far."""
+    remaining batches only (from the pre-batch it stopped in, when mining). ``should_stop()`` is asked
+    before each optimizer step; when it says yes, ``position.stopped`` is set, ``position`` holds what a
+    resumed run needs, and the figures returned cover the steps done so far."""
     model.train()
     timer = timer or SectionTimer(device)
     precision = precision or Precision(device)
@@ -124,17 +134,22 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
         _set_rng_state(position.rng_state, device)
     timer.mark("other")
     for index, batch in enumerate(batches, start=position.batches):
-        if should_stop is not None and should_stop():
-            position.stopped, position.rng_state = True, _rng_state(device)
-            break
         keypoints, padding_mask, labels = (t.to(device, non_blocking=True) for t in batch)
         timer.mark("data")
+        mined, done = position.mined or {}, 0
         if mining:
-            with precision.autocast():
-                steps = mining.batches(model, keypoints, padding_mask, labels, epoch, index)
+            groups, done = mined.get("groups"), mined.get("steps", 0)
+            if groups is None:
+                with precision.autocast():
+                    groups = mining.groups(model, keypoints, padding_mask, labels, epoch, index)
+            steps = itertools.islice(mining.steps(groups, keypoints, padding_mask, labels), done, None)
         else:
-            steps = [(keypoints, padding_mask, labels)]
-        for step_keypoints, step_mask, step_labels in steps:
+            groups, steps = None, [(keypoints, padding_mask, labels)]
+        position.mined = None
+        for step, (step_keypoints, step_mask, step_labels) in enumerate(steps, start=done):
+            if should_stop is not None and should_stop():
+                position.stop(index, device, None if step == 0 else {"groups": groups, "steps": step})
+                break
             timer.mark("mining")
             with precision.autocast():
                 outputs = model(step_keypoints, step_mask)
@@ -155,6 +170,8 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if 0 < max_steps <= totals["steps"]:
                 break
+        if position.stopped:
+            break
         position.batches = index + 1
         if 0 < max_steps <= totals["steps"]:
             break

@@ -101,22 +101,31 @@ def classification_loss(logits, labels):
     return torch.nn.functional.cross_entropy(logits, labels), {}
 
 
+class FunctionLoss(torch.nn.Module):
+    """A loss function without parameters, with its settings bound, as a module like the proxy losses (so the
+    optimizer, ``.to(device)`` and checkpoints treat every loss alike)."""
+
+    def __init__(self, function, **settings):
+        super().__init__()
+        self.function = function
+        self.settings = settings
+
+    def forward(self, outputs, labels):
+        return self.function(outputs, labels, **self.settings)
+
+
 def build_criterion(args):
-    """The loss ``(outputs, labels) -> (loss, stats)`` the arguments ask for; a ``torch.nn.Module`` with
-    trainable proxies for ``--loss proxy`` and ``supcon+proxy`` (the optimizer and checkpoints take them)."""
+    """The loss module ``(outputs, labels) -> (loss, stats)`` the arguments ask for; ``--loss proxy`` and
+    ``supcon+proxy`` have trainable proxies (its parameters, which the optimizer and checkpoints take)."""
     if args.classification_model:
-        return classification_loss
-    if args.loss == "proxy":
-        return ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin)
-    if args.loss == "supcon+proxy":
-        return CombinedLoss(
-            lambda outputs, labels: supervised_contrastive_loss(outputs, labels, args.temperature),
-            ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin),
-        )
+        return FunctionLoss(classification_loss)
+    supcon = FunctionLoss(supervised_contrastive_loss, temperature=args.temperature)
+    if args.loss in ("proxy", "supcon+proxy"):
+        proxy = ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin)
+        return proxy if args.loss == "proxy" else CombinedLoss(supcon, proxy)
     if args.loss == "supcon":
-        return lambda outputs, labels: supervised_contrastive_loss(outputs, labels, args.temperature)
+        return supcon
     if args.hard_triplet_mining == "in_batch":
-        return lambda outputs, labels: batch_all_triplet_loss(
-            outputs, labels, args.triplet_loss_margin, args.filter_easy_triplets
-        )
-    return lambda outputs, labels: sampled_triplet_loss(outputs, labels, args.triplet_loss_margin)
+        return FunctionLoss(batch_all_triplet_loss, margin=args.triplet_loss_margin,
+                            filter_easy_triplets=args.filter_easy_triplets)
+    return FunctionLoss(sampled_triplet_loss, margin=args.triplet_loss_margin)

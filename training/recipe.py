@@ -88,6 +88,7 @@ class RecipeConfig(Settings):
     validation_fraction: float = _data(0.2, "share of each class held out when signers are unknown",
                                        Range(0, 1, low_open=True, high_open=True))
     exclude_labels: list = common("exclude_labels", DATA)
+    bsl_letters: list = common("bsl_letters", DATA)
     min_clips_per_class: int = _data(0, "drop training classes with fewer clips (2 makes every class usable for "
                                         "triplets)", at_least(0))
     clips_per_class: int = _data(4, "batches hold runs of this many clips per class, spread over signers (P "
@@ -149,6 +150,7 @@ class RecipeConfig(Settings):
 
     def __post_init__(self):
         object.__setattr__(self, "exclude_labels", list(self.exclude_labels))
+        object.__setattr__(self, "bsl_letters", list(self.bsl_letters))
         if self.validation_fold is not None:
             object.__setattr__(self, "validation_fold", tuple(self.validation_fold))
         settings.validate(self)

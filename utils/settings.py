@@ -216,12 +216,19 @@ def from_dict(config_class, values, what):
     return config_class(**values)
 
 
+# The one source of asl.npz that spells with two hands (British fingerspelling: letters are held with both hands
+# in 79% of its letter frames, against 0-1% for the other two sources that fingerspell).
+BSL_FINGERSPELLERS = ("F1zzy/HackNottProject",)
+
 # Settings that several entry points share, defined once: same flag, help and accepted values everywhere.
 _COMMON = {
     "seed": (int, 379, "seed of every random choice (splits, shuffling, augmentation, draws)", SEED, {}),
     "device": (str, "auto", "auto (CUDA if available), cpu, cuda or cuda:N", DEVICE, {}),
     "cache_dir": (str, "", "parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache/spoter-embeddings", None, {}),
     "exclude_labels": (list, ("_idle",), "comma-separated labels to drop; '' keeps all", None, {"type": comma_list}),
+    "bsl_letters": (list, BSL_FINGERSPELLERS, "comma-separated signers whose letter_x clips are British two-handed "
+                    "fingerspelling, relabelled bsl_letter_x (not ASL's one-handed letter_x); '' relabels none",
+                    None, {"type": comma_list}),
     "no_progress": (bool, False, "no progress bars (logs only)", None, {}),
 }
 
