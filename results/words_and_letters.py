@@ -1,9 +1,11 @@
 """Top-1 of the fingerspelled letters and of the words apart, per fold, from cross_validate.py's fold JSONs:
 each gloss's top-1 (``per_class_top1``) weighted by its number of scored queries on that fold's held-out
-signers. Also counts the letter queries that no one-handed source can answer: letters whose only training
-clips are F1zzy's two-handed ones, and F1zzy's own letters. Backs "What limits these figures" in README.
+signers, with the labels that fold was scored with (``--bsl_letters``; folds scored before that flag
+existed counted F1zzy's two-handed letters as ASL's). Also counts the letter queries that no one-handed
+source can answer: letters whose only training clips are two-handed, and two-handed letters themselves.
+Backs "What limits these figures" in README.
 
-    python results/words_and_letters.py results/cv_recommended [results/cv_proxy ...]
+    python results/words_and_letters.py results/cv_recommended [results/cv_recommended_before ...]
 """
 import argparse
 import json
@@ -15,16 +17,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from datasets import filter_signs, read_signs  # noqa: E402
-
-TWO_HANDED_LETTERS = "F1zzy/HackNottProject"
+from utils.settings import BSL_FINGERSPELLERS  # noqa: E402
 
 
 def fold_queries(labels, signers, held_out):
     """Glosses and signers of a fold's scored queries (those whose gloss has a training clip), and the
-    glosses that training sources other than the two-handed alphabet sign."""
+    glosses that one-handed training sources sign."""
     query = np.isin(signers, held_out)
     known = np.isin(labels, labels[~query])
-    one_handed = set(labels[~query & (signers != TWO_HANDED_LETTERS)])
+    one_handed = set(labels[~query & ~np.isin(signers, BSL_FINGERSPELLERS)])
     return labels[query & known], signers[query & known], one_handed
 
 
@@ -37,16 +38,18 @@ def main():
     parser.add_argument("folders", nargs="+", help="cross_validate.py result folders (with fold_K.json)")
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/signs/asl.npz"))
     args = parser.parse_args()
-    data = filter_signs(read_signs(args.data), exclude_labels=["_idle"])
-    all_labels, all_signers = data.labels.astype(str), data.signers.astype(str)
+    data = read_signs(args.data)
     print(f"{'results':28s} fold  queries  letters  unanswerable  method    top-1  words  letters")
     for folder in map(Path, args.folders):
         for path in sorted(folder.glob("fold_[0-9].json")):
-            result = json.loads(path.read_text())["sets"][0]
-            labels, signers, one_handed_glosses = fold_queries(all_labels, all_signers,
-                                                            result["protocol"]["held_out_signers"])
-            letters = np.char.startswith(labels, "letter_")
-            unanswerable = letters & ((signers == TWO_HANDED_LETTERS) | ~np.isin(labels, list(one_handed_glosses)))
+            scored = json.loads(path.read_text())
+            labelled = filter_signs(data, exclude_labels=["_idle"], bsl_letters=scored["settings"].get("bsl_letters", []))
+            result = scored["sets"][0]
+            labels, signers, one_handed_glosses = fold_queries(labelled.labels.astype(str), labelled.signers.astype(str),
+                                                               result["protocol"]["held_out_signers"])
+            letters = np.char.find(labels, "letter_") >= 0
+            two_handed = np.isin(signers, BSL_FINGERSPELLERS)
+            unanswerable = letters & (two_handed | ~np.isin(labels, list(one_handed_glosses)))
             for method, figures in result["methods"].items():
                 per_class = figures["per_class_top1"]
                 print(f"{folder.name[:28]:28s} {path.stem[5:]:>4s}  {len(labels):7d}  {letters.sum():7d}  "

@@ -1,0 +1,57 @@
+"""Where a fold's model puts the held-out fingerspelled letters: top-1 when every training class may
+answer, top-1 among the letter classes alone, and the classes they go to. Backs "What limits these
+figures" in README.
+
+    python results/letter_confusions.py --checkpoint out-cv/recommended/fold_3/last.pt --fold 3
+"""
+import argparse
+import collections
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from datasets import class_names, filter_signs, label_ids, read_signs  # noqa: E402
+from datasets.splits import signer_folds  # noqa: E402
+from retrieval.embedding import embed_signs  # noqa: E402
+from retrieval.metrics import rank_classes  # noqa: E402
+from training.checkpoint import load_model  # noqa: E402
+from utils.settings import BSL_FINGERSPELLERS  # noqa: E402
+
+
+def top1(query, query_ids, reference, reference_ids):
+    return float(np.mean(rank_classes(query, reference, reference_ids, 1)[:, 0].numpy() == query_ids))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="a fold's last.pt (cross_validate.py)")
+    parser.add_argument("--fold", type=int, required=True, help="its fold (1-based, of --folds)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=379)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/signs/asl.npz"))
+    args = parser.parse_args()
+    data = filter_signs(read_signs(args.data), exclude_labels=["_idle"], bsl_letters=BSL_FINGERSPELLERS)
+    names = class_names(data.labels)
+    ids = label_ids(data.labels, names)
+    held_out = np.isin(data.signers, signer_folds(data.signers, args.folds, args.seed)[args.fold - 1])
+    reference = np.flatnonzero(~held_out)
+    letters = np.char.startswith(data.labels.astype(str), "letter_")
+    query = np.flatnonzero(held_out & letters & np.isin(ids, ids[reference]))
+    model, _ = load_model(args.checkpoint)
+    query_vectors = embed_signs(model, data.subset(query), "cpu")
+    reference_vectors = embed_signs(model, data.subset(reference), "cpu")
+    reference_letters = letters[reference]
+    print(f"{len(query)} held-out letter clips of a letter some training source signs one-handed")
+    print(f"top-1, every training class:  {top1(query_vectors, ids[query], reference_vectors, ids[reference]):.3f}")
+    print(f"top-1, letter classes only:   "
+          f"{top1(query_vectors, ids[query], reference_vectors[reference_letters], ids[reference][reference_letters]):.3f}")
+    answers = rank_classes(query_vectors, reference_vectors, ids[reference], 1)[:, 0].numpy()
+    counts = collections.Counter(names[answer] for answer in answers)
+    print("answered as: " + ", ".join(f"{name} {count / len(query):.0%}" for name, count in counts.most_common(8)))
+
+
+if __name__ == "__main__":
+    main()
