@@ -5,7 +5,7 @@ existed counted F1zzy's two-handed letters as ASL's). Also counts the letter que
 source can answer: letters whose only training clips are two-handed, and two-handed letters themselves.
 Backs "What limits these figures" in README.
 
-    python results/words_and_letters.py results/cv_recommended [results/cv_recommended_before ...]
+    python results/words_and_letters.py results/cv_recommended [results/cv_file_labels ...]
 """
 import argparse
 import json
