@@ -164,13 +164,13 @@ function draw(frame, width, height, image) {
 }
 
 function newRecording(source) {
-  return { source, frames: [], landmarkMs: 0, skippedFrames: 0, width: 0, height: 0, started: performance.now() };
+  return { source, frames: [], frameMs: [], skippedFrames: 0, width: 0, height: 0, started: performance.now() };
 }
 
 async function recordFrame(video, recording) {
   const started = performance.now();
   const frame = await landmarksOf(video);
-  recording.landmarkMs += performance.now() - started;
+  recording.frameMs.push(performance.now() - started);
   recording.frames.push(frame);
   recording.width = video.videoWidth; recording.height = video.videoHeight;
   draw(frame, video.videoWidth, video.videoHeight, video);
@@ -283,7 +283,7 @@ async function analyse(recording) {
   const searchMs = performance.now() - started;
   const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
     skipped_frames: recording.skippedFrames, embedding, nearest, practice,
-    timings: { landmarks_ms: recording.landmarkMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
+    timings: { landmarks_ms: recording.frameMs.reduce((a, b) => a + b, 0), landmarks_frame_ms: recording.frameMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
   showMessage('');
   showResult(result);
   window.spoter.frames = frames;
