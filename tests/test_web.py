@@ -132,32 +132,41 @@ def page_clip(frames):
         for part, count in (("pose", 33), ("left_hand", 21), ("right_hand", 21))], axis=1))
 
 
-def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
-    full = site["clips"][CAMERA_CLIP]
-    start = int(np.argmax(~np.isnan(full[:, layout.LEFT_HAND.start:, 0]).any(axis=1)))
-    cut = cut_video(VIDEOS / f"{CAMERA_CLIP}.mp4", start, CAMERA_FRAMES, tmp_path / "cut" / "clip.avi")
-    run_extraction(plan(tmp_path / "cut", tmp_path / "landmarks"), workers=1, progress=False)
-    python_clip = read_landmark_clip(tmp_path / "landmarks" / "clip.npz")
-    camera = tmp_path / "camera.y4m"
-    y4m_from_video(cut, camera, 1)
+def y4m_camera(video, path, fps):
+    y4m_from_video(video, path, fps)
+    return path
+
+
+def record_camera(site, camera, frames, timeout):
+    """``frames`` frames of the fake camera playing ``camera`` in practice mode ("enjoy"): the page's result
+    and its landmarks."""
     chromium = Chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                         f"--use-file-for-fake-video-capture={camera}")
     try:
         open_page(chromium, site["url"], "?mode=practice&gloss=enjoy")
         # Software WebGL: the page must choose MediaPipe's CPU path (its GPU path takes ~20 s a frame there).
         assert chromium.evaluate("window.spoter.inference") == "cpu"
-        chromium.evaluate("void window.spoter.recordCamera(1)")  # warm-up: how long one frame takes here
-        warm_up, error = wait_done(chromium, timeout=300)
+        chromium.evaluate(f"void window.spoter.recordCamera({frames})")
+        result, error = wait_done(chromium, timeout=timeout)
         assert error is None, error
-        period = math.ceil(3 * warm_up["timings"]["landmarks_ms"] / 1000)
-        print(f"warm-up frame: MediaPipe {warm_up['timings']['landmarks_ms']:.0f} ms; one camera frame every {period} s")
-        y4m_from_video(cut, camera, f"1:{period}")  # the camera opens the file anew at the next getUserMedia
-        chromium.evaluate(f"void window.spoter.recordCamera({CAMERA_FRAMES})")
-        result, error = wait_done(chromium, runs=2, timeout=2 * period * CAMERA_FRAMES + 60)
-        assert error is None, error
-        frames = chromium.evaluate("window.spoter.frames")
+        return result, chromium.evaluate("window.spoter.frames")
     finally:
         chromium.close()
+
+
+def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
+    full = site["clips"][CAMERA_CLIP]
+    start = int(np.argmax(~np.isnan(full[:, layout.LEFT_HAND.start:, 0]).any(axis=1)))
+    cut = cut_video(VIDEOS / f"{CAMERA_CLIP}.mp4", start, CAMERA_FRAMES, tmp_path / "cut" / "clip.avi")
+    run_extraction(plan(tmp_path / "cut", tmp_path / "landmarks"), workers=1, progress=False)
+    python_clip = read_landmark_clip(tmp_path / "landmarks" / "clip.npz")
+    # Warm-up in one browser: how long one frame takes here. Then a fresh browser whose camera plays each frame
+    # for three times that (the fake camera reads its file when the browser starts).
+    warm_up, _ = record_camera(site, y4m_camera(cut, tmp_path / "warm_up.y4m", 1), 1, timeout=300)
+    period = math.ceil(3 * warm_up["timings"]["landmarks_ms"] / 1000)
+    print(f"warm-up frame: MediaPipe {warm_up['timings']['landmarks_ms']:.0f} ms; one camera frame every {period} s")
+    result, frames = record_camera(site, y4m_camera(cut, tmp_path / "camera.y4m", f"1:{period}"), CAMERA_FRAMES,
+                                   timeout=2 * period * CAMERA_FRAMES + 60)
     assert result["frames"] == len(python_clip) == CAMERA_FRAMES and result["skipped_frames"] == 0
     # Same frames in the same order: the page's hand points (where both saw them) lie where Python's do.
     page = page_clip(frames)
