@@ -111,6 +111,23 @@ function practiceScore(ranked, gloss, quantiles) {
 
 // ---- MediaPipe Holistic on frames ----
 
+// The WebGL renderer when it is a software one (no GPU: SwiftShader, llvmpipe), else null.
+function softwareRenderer() {
+  const gl = document.createElement('canvas').getContext('webgl2');
+  if (!gl) return null;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  return /swiftshader|llvmpipe|softpipe|software/i.test(renderer) ? renderer : null;
+}
+
+// MediaPipe's models on the GPU (WebGL) where there is one; on the CPU (wasm, as Python's mediapipe runs them)
+// where WebGL is emulated in software: there the GPU path is over ten times slower. ?inference=cpu|gpu forces one.
+function inferenceBackend(requested) {
+  if (requested === 'cpu' || requested === 'gpu') return { on: requested, why: 'as requested' };
+  const software = softwareRenderer();
+  return software ? { on: 'cpu', why: `WebGL is software-rendered: ${software}` } : { on: 'gpu', why: 'WebGL' };
+}
+
 function landmarkList(list) { return list ? list.map((p) => [p.x, p.y]) : null; }
 
 async function landmarksOf(image) {
@@ -147,13 +164,13 @@ function draw(frame, width, height, image) {
 }
 
 function newRecording(source) {
-  return { source, frames: [], landmarkMs: 0, skippedFrames: 0, width: 0, height: 0, started: performance.now() };
+  return { source, frames: [], frameMs: [], skippedFrames: 0, width: 0, height: 0, started: performance.now() };
 }
 
 async function recordFrame(video, recording) {
   const started = performance.now();
   const frame = await landmarksOf(video);
-  recording.landmarkMs += performance.now() - started;
+  recording.frameMs.push(performance.now() - started);
   recording.frames.push(frame);
   recording.width = video.videoWidth; recording.height = video.videoHeight;
   draw(frame, video.videoWidth, video.videoHeight, video);
@@ -266,7 +283,7 @@ async function analyse(recording) {
   const searchMs = performance.now() - started;
   const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
     skipped_frames: recording.skippedFrames, embedding, nearest, practice,
-    timings: { landmarks_ms: recording.landmarkMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
+    timings: { landmarks_ms: recording.frameMs.reduce((a, b) => a + b, 0), landmarks_frame_ms: recording.frameMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
   showMessage('');
   showResult(result);
   window.spoter.frames = frames;
@@ -388,14 +405,19 @@ async function init() {
   [state.model, state.index] = await Promise.all([fetchJSON('/model.json'), fetchJSON('/index.json')]);
   state.session = await ort.InferenceSession.create('/model.onnx', { executionProviders: ['wasm'] });
   state.holistic = new window.Holistic({ locateFile: (file) => `/mediapipe/${file}` });
+  const params = new URLSearchParams(location.search);
+  state.inference = inferenceBackend(params.get('inference'));
+  window.spoter.inference = state.inference.on;
   // As preprocess.py extract runs it (mediapipe's defaults, model complexity 1).
-  state.holistic.setOptions({ modelComplexity: 1, smoothLandmarks: true, minDetectionConfidence: 0.5, minTrackingConfidence: 0.5 });
+  state.holistic.setOptions({ useCpuInference: state.inference.on === 'cpu', modelComplexity: 1,
+    smoothLandmarks: true, minDetectionConfidence: 0.5, minTrackingConfidence: 0.5 });
   state.holistic.onResults((results) => { state.results = results; });
   await state.holistic.initialize();
   const glosses = [...new Set(state.index.labels)].sort();
   $('glosses').replaceChildren(...glosses.map((gloss) => Object.assign(document.createElement('option'), { value: gloss })));
   $('about').textContent = `Model ${state.model.checkpoint} (sha256 ${state.model.checkpoint_sha256.slice(0, 12)}..., ` +
-    `${state.model.vector_length}-d embeddings); index of ${state.index.labels.length} clips, ${glosses.length} glosses. ` +
+    `${state.model.vector_length}-d embeddings); index of ${state.index.labels.length} clips, ${glosses.length} glosses; ` +
+    `MediaPipe inference on the ${state.inference.on.toUpperCase()} (${state.inference.why}). ` +
     `Loaded in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
   $('camera').onclick = () => run(() => fromCamera(0));
   $('stop').onclick = () => { state.stopRequested = true; };
@@ -406,7 +428,6 @@ async function init() {
   setStatus('Ready: start the camera, or open a video or landmark file.');
   window.spoter.ready = true;
   // Automation (and links that start at once): ?mode=practice&gloss=book&camera=FRAMES
-  const params = new URLSearchParams(location.search);
   if (params.get('gloss')) $('gloss').value = params.get('gloss');
   if (params.get('mode') === 'practice') document.querySelector('input[value="practice"]').checked = true;
   if (params.get('camera')) run(() => fromCamera(Number(params.get('camera'))));
