@@ -90,14 +90,11 @@ def frame_features(keypoints, velocity=False, presence=False, hand_shape=False):
     missing = torch.isnan(keypoints)
     present = ~missing.any(dim=-1)
     positions = torch.where(missing, torch.zeros_like(keypoints), keypoints)
-    channels = positions.flatten(2)  # x, y of each point in turn
-    features = [channels]
+    features = [positions.flatten(2)]
     if velocity:
-        # Masked per channel (x, y), not per point broadcast over the coordinates: the same values, and the
-        # exported graph runs a select without broadcasting far faster.
-        both = (present[:, 1:] & present[:, :-1]).unsqueeze(-1).expand(-1, -1, -1, 2).flatten(2)
-        motion = torch.where(both, channels[:, 1:] - channels[:, :-1], torch.zeros_like(channels[:, 1:]))
-        features.append(torch.cat([torch.zeros_like(channels[:, :1]), motion], dim=1))
+        both = (present[:, 1:] & present[:, :-1]).unsqueeze(-1)
+        motion = torch.where(both, positions[:, 1:] - positions[:, :-1], torch.zeros_like(positions[:, 1:]))
+        features.append(torch.cat([torch.zeros_like(positions[:, :1]), motion], dim=1).flatten(2))
     if presence:
         features.append(present.to(keypoints.dtype))
     if hand_shape:
