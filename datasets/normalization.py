@@ -26,7 +26,7 @@ def masked_median(values, valid):
     ordered = torch.where(valid, values, torch.full_like(values, float("inf"))).sort(dim=1).values
     count = valid.sum(dim=1, keepdim=True)
     # Truncating division: the counts are never negative, and it exports as one Div where ``//`` (floor)
-    # exports as six nodes.
+    # exports as eight nodes.
     lower = ordered.gather(1, torch.div((count - 1).clamp(min=0), 2, rounding_mode="trunc"))
     upper = ordered.gather(1, torch.div(count, 2, rounding_mode="trunc"))
     return torch.where(count > 0, (lower + upper) / 2, torch.full_like(lower, float("nan"))).squeeze(1)

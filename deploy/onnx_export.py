@@ -11,7 +11,6 @@ import logging
 import warnings
 from pathlib import Path
 
-import onnxscript.optimizer
 import torch
 from torch import nn
 
@@ -115,10 +114,6 @@ def export_graph(model, path):
             dynamic_shapes={"keypoints": {0: batch, 1: frames}, "padding_mask": {0: batch, 1: frames}},
             verbose=False,
         )
-        # Fold what the exporter leaves computed from weights (the attention's split of its packed
-        # projection, transposed): the exporter's size limit keeps those, so onnxruntime would redo them at
-        # every session start and the int8 quantizer, which only quantizes initializers, would skip them.
-        onnxscript.optimizer.optimize(program.model, input_size_limit=sum(p.numel() for p in model.parameters()))
     program.save(str(path), external_data=False)
 
 

@@ -122,10 +122,17 @@ def multi_head_attention(attention, queries, keys, key_bias):
     """What ``attention`` (a batch-first ``nn.MultiheadAttention``, whose parameters it uses) returns for
     ``queries`` attending to ``keys``, written as plain matrix products: the module's own code exports to ONNX
     as ~50 nodes of reshapes a layer, this as a dozen, and gives the same result to float rounding."""
-    heads = attention.num_heads
-    weights, biases = attention.in_proj_weight.chunk(3), attention.in_proj_bias.chunk(3)
-    query, key, value = (_split_heads(nn.functional.linear(tokens, weight, bias), heads)
-                         for tokens, weight, bias in zip((queries, keys, keys), weights, biases))
+
+    def project(tokens):
+        # Always the whole packed weight (the query part of the keys' product is unused in cross-attention):
+        # the exported graph then keeps it one initializer, which the int8 quantizer needs; slices of it
+        # would stay float.
+        packed = nn.functional.linear(tokens, attention.in_proj_weight, attention.in_proj_bias)
+        return [_split_heads(part, attention.num_heads) for part in packed.chunk(3, dim=-1)]
+
+    query, key, value = project(queries)
+    if keys is not queries:
+        _, key, value = project(keys)
     scores = (query * query.shape[-1] ** -0.5) @ key.transpose(-1, -2) + key_bias
     shares = nn.functional.dropout(scores.softmax(dim=-1), attention.dropout, attention.training)
     return attention.out_proj((shares @ value).transpose(1, 2).flatten(2))
