@@ -42,7 +42,7 @@ def get_args_parser():
     parser.add_argument("--data", default="../shared/data/signs/asl.npz", help="file with signer ids to fold")
     parser.add_argument("--folds", type=checked(int, at_least(2)), default=5, help="signer folds (default %(default)s)")
     parser.add_argument("--only", type=int_list, default=[], help="run only these folds (1-based, comma-separated)")
-    add_common(parser, "seed")
+    add_common(parser, "seed", "bsl_letters")
     parser.add_argument("--name", default="recommended", help="name of this recipe's results folder")
     parser.add_argument("--output", default="out-cv", help="results go to <output>/<name>/ (default %(default)s)")
     parser.add_argument("--baseline_only", action="store_true", help="score the raw-keypoint baseline alone")
@@ -55,6 +55,7 @@ def get_args_parser():
 def train_fold(args, fold, folder):
     flags = [flag for flag in args.train_flags if flag != "--"] + [
         "--training_set_path", args.data, "--validation_set_path", "", "--seed", str(args.seed),
+        "--bsl_letters", ",".join(args.bsl_letters),
         "--validation_fold", f"{fold}/{args.folds}", "--output_dir", str(folder), "--experiment_name", f"fold_{fold}",
         "--overwrite", "--no_progress", "--tracker", "none",
     ]
@@ -63,7 +64,8 @@ def train_fold(args, fold, folder):
 
 
 def evaluate_fold(args, checkpoint, path, data_flags):
-    flags = data_flags + ["--seed", str(args.seed), "--k_shot", "", "--json", str(path)]
+    flags = data_flags + ["--seed", str(args.seed), "--bsl_letters", ",".join(args.bsl_letters), "--k_shot", "",
+                          "--json", str(path)]
     flags += ["--baseline_only"] if checkpoint is None else ["--checkpoint", str(checkpoint), "--baseline"]
     evaluate.run(evaluate.get_args_parser().parse_args(flags))
 
