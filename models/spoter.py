@@ -13,7 +13,6 @@ Options beyond SPOTER (each off in the published configuration): clips mirrored 
 velocity, presence and hand-shape (distances within each hand) channels beside the positions; a stem of
 depthwise temporal convolutions before the encoder.
 """
-import copy
 import math
 
 import torch
@@ -171,13 +170,12 @@ class EncoderLayer(nn.Module):
 
 class Encoder(nn.Module):
     """``nn.TransformerEncoder`` of :class:`EncoderLayer` (same parameter names, so checkpoints load either
-    way), with a final LayerNorm for pre-LN layers. Like it, the layers start as copies of one, so that a
-    seed gives the weights, and the training, it gave before."""
+    way), with a final LayerNorm for pre-LN layers."""
 
     def __init__(self, layers, hidden_dim, heads, feedforward_dim, dropout, norm_first):
         super().__init__()
-        first = EncoderLayer(hidden_dim, heads, feedforward_dim, dropout, norm_first)
-        self.layers = nn.ModuleList(copy.deepcopy(first) for _ in range(layers))
+        self.layers = nn.ModuleList(
+            EncoderLayer(hidden_dim, heads, feedforward_dim, dropout, norm_first) for _ in range(layers))
         self.norm = nn.LayerNorm(hidden_dim) if norm_first else None
 
     def forward(self, tokens, key_bias):
