@@ -25,10 +25,8 @@ def masked_median(values, valid):
     ``nanmedian``, the mean of the two middle values for an even count; NaN where no entry is valid."""
     ordered = torch.where(valid, values, torch.full_like(values, float("inf"))).sort(dim=1).values
     count = valid.sum(dim=1, keepdim=True)
-    # Truncating division: the counts are never negative, and it exports as one Div where ``//`` (floor)
-    # exports as eight nodes.
-    lower = ordered.gather(1, torch.div((count - 1).clamp(min=0), 2, rounding_mode="trunc"))
-    upper = ordered.gather(1, torch.div(count, 2, rounding_mode="trunc"))
+    lower = ordered.gather(1, (count - 1).clamp(min=0) // 2)
+    upper = ordered.gather(1, count // 2)
     return torch.where(count > 0, (lower + upper) / 2, torch.full_like(lower, float("nan"))).squeeze(1)
 
 
@@ -44,9 +42,9 @@ def normalize_body(keypoints, frames):
     shoulders = _length(keypoints[:, :, layout.LEFT_SHOULDER] - keypoints[:, :, layout.RIGHT_SHOULDER])
     head = 2 * _length(keypoints[:, :, layout.NECK] - keypoints[:, :, layout.NOSE])
     per_frame = torch.where(torch.isnan(shoulders), head, shoulders).unsqueeze(-1)
-    # One median over the three channels (scale, neck x, neck y): one sort in the exported graph, not two.
-    statistics = torch.cat([per_frame, keypoints[:, :, layout.NECK]], dim=-1)
-    scale, neck = masked_median(statistics, frames.unsqueeze(-1) & ~torch.isnan(statistics)).split([1, 2], dim=-1)
+    scale = masked_median(per_frame, frames.unsqueeze(-1) & ~torch.isnan(per_frame))
+    neck = keypoints[:, :, layout.NECK]
+    neck = masked_median(neck, frames.unsqueeze(-1) & ~torch.isnan(neck))
     size = SIGNING_SPACE_WIDTHS * scale
     origin = neck - torch.cat([size / 2, SIGNING_SPACE_TOP * scale], dim=-1)
     body = (keypoints[:, :, layout.BODY] - origin[:, None, None]) / size[:, None, None] - 0.5

@@ -22,39 +22,21 @@ from datasets import layout
 
 
 def sinusoidal_positions(frames, dim, device, dtype):
-    """``[frames, dim]`` sine/cosine positional encoding (sines on even channels, cosines on odd ones),
-    computed for any length."""
+    """``[frames, dim]`` sine/cosine positional encoding, computed for any length."""
     position = torch.arange(frames, device=device, dtype=torch.float32).unsqueeze(1)
     frequency = torch.exp(
         torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim)
     )
-    angles = position * frequency
-    # Interleaved by stacking, not by strided assignment, which exports to ONNX as a dozen scatter nodes.
-    encoding = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)[:, :dim]
+    encoding = torch.zeros(frames, dim, device=device, dtype=torch.float32)
+    encoding[:, 0::2] = torch.sin(position * frequency)
+    encoding[:, 1::2] = torch.cos(position * frequency)[:, : dim // 2]
     return encoding.to(dtype)
 
 
 _HANDS = (layout.LEFT_HAND, layout.RIGHT_HAND)
 # Point pairs within a hand whose distances describe its shape whatever its rotation.
 _HAND_PAIRS = torch.triu_indices(layout.HAND_POINTS, layout.HAND_POINTS, offset=1)
-# The mirror image over the flattened x, y channels (channel 2 * point + coordinate): one gather and one
-# product by a vector of signs, which the exported graph runs far faster than on a last axis of 2.
-_MIRROR_CHANNELS = (2 * torch.as_tensor(layout.MIRROR)[:, None] + torch.arange(2)).flatten()
-_MIRROR_SIGNS = torch.tensor([-1.0, 1.0]).repeat(layout.NUM_KEYPOINTS)
-
-
-def _pair_differences():
-    """``[21, 210]``: column p is +1 at pair p's first point and -1 at its second, so one matrix product gives
-    every pair's difference, exactly (products by 1, -1 and 0 round nothing), where gathering the pairs
-    costs the exported graph several times as much."""
-    columns = torch.arange(_HAND_PAIRS.shape[1])
-    differences = torch.zeros(layout.HAND_POINTS, _HAND_PAIRS.shape[1])
-    differences[_HAND_PAIRS[0], columns] = 1.0
-    differences[_HAND_PAIRS[1], columns] = -1.0
-    return differences
-
-
-_PAIR_DIFFERENCES = _pair_differences()
+_MIRROR = torch.as_tensor(layout.MIRROR)
 
 
 def right_handed(keypoints, padding_mask):
@@ -63,21 +45,19 @@ def right_handed(keypoints, padding_mask):
     mirror their webcams and signers differ in handedness; after this, every clip signs right-handed."""
     seen = ~torch.isnan(keypoints[..., 0]) & ~padding_mask.unsqueeze(-1)
     left, right = (seen[:, :, hand].all(dim=-1).sum(dim=1) for hand in _HANDS)
-    channels = keypoints.flatten(2)[:, :, _MIRROR_CHANNELS.to(keypoints.device)]
-    mirrored = (channels * _MIRROR_SIGNS.to(keypoints.device, keypoints.dtype)).unflatten(2, (-1, 2))
+    mirrored = keypoints[:, :, _MIRROR.to(keypoints.device)] * torch.tensor([-1.0, 1.0], dtype=keypoints.dtype,
+                                                                             device=keypoints.device)
     return torch.where((left > right)[:, None, None, None], mirrored, keypoints)
 
 
 def hand_distances(positions):
-    """``[batch, frames, 2 * 210]``: the distance between every pair of points of each hand (``positions``
-    finite), left hand first."""
-    hands = positions[:, :, _HANDS[0].start:_HANDS[1].stop].unflatten(2, (len(_HANDS), layout.HAND_POINTS))
-    # [batch, frames, hand, x/y, pair]: x and y apart, so that the norm is two contiguous products, which the
-    # exported graph computes much faster than a norm over a last axis of 2. The inputs never need a gradient,
-    # so the square root's infinite slope at 0 is harmless.
-    differences = hands.transpose(-1, -2) @ _PAIR_DIFFERENCES.to(positions.device, positions.dtype)
-    x, y = differences.unbind(dim=-2)
-    return torch.sqrt(x * x + y * y).flatten(2)
+    """``[batch, frames, 2 * 210]``: the distance between every pair of points of each hand."""
+    pairs = _HAND_PAIRS.to(positions.device)
+    shapes = []
+    for hand in _HANDS:
+        points = positions[:, :, hand]
+        shapes.append((points[:, :, pairs[0]] - points[:, :, pairs[1]]).norm(dim=-1))
+    return torch.cat(shapes, dim=-1)
 
 
 def frame_features(keypoints, velocity=False, presence=False, hand_shape=False):
@@ -104,84 +84,6 @@ def frame_features(keypoints, velocity=False, presence=False, hand_shape=False):
 
 def input_channels(num_keypoints, velocity=False, presence=False, hand_shape=False):
     return num_keypoints * (2 + 2 * velocity + presence) + hand_shape * len(_HANDS) * _HAND_PAIRS.shape[1]
-
-
-def key_padding_bias(padding_mask, dtype):
-    """``[batch, 1, 1, frames]``: 0 for real frames, -inf for padding, added to attention scores so that no
-    query attends to padding."""
-    bias = torch.zeros(padding_mask.shape, dtype=dtype, device=padding_mask.device)
-    return bias.masked_fill(padding_mask, float("-inf"))[:, None, None, :]
-
-
-def _split_heads(tokens, heads):
-    """``[batch, length, dim]`` -> ``[batch, heads, length, dim / heads]``."""
-    return tokens.unflatten(-1, (heads, -1)).transpose(1, 2)
-
-
-def multi_head_attention(attention, queries, keys, key_bias):
-    """What ``attention`` (a batch-first ``nn.MultiheadAttention``, whose parameters it uses) returns for
-    ``queries`` attending to ``keys``, written as plain matrix products: the module's own code exports to ONNX
-    as ~50 nodes of reshapes a layer, this as a dozen, and gives the same result to float rounding."""
-
-    def project(tokens):
-        # Always the whole packed weight (the query part of the keys' product is unused in cross-attention):
-        # the exported graph then keeps it one initializer, which the int8 quantizer needs; slices of it
-        # would stay float.
-        packed = nn.functional.linear(tokens, attention.in_proj_weight, attention.in_proj_bias)
-        return [_split_heads(part, attention.num_heads) for part in packed.chunk(3, dim=-1)]
-
-    query, key, value = project(queries)
-    if keys is not queries:
-        _, key, value = project(keys)
-    scores = (query * query.shape[-1] ** -0.5) @ key.transpose(-1, -2) + key_bias
-    shares = nn.functional.dropout(scores.softmax(dim=-1), attention.dropout, attention.training)
-    return attention.out_proj((shares @ value).transpose(1, 2).flatten(2))
-
-
-class EncoderLayer(nn.Module):
-    """``nn.TransformerEncoderLayer`` (ReLU, batch first), with the same parameter names, attending through
-    :func:`multi_head_attention` so that the exported graph stays small."""
-
-    def __init__(self, hidden_dim, heads, feedforward_dim, dropout, norm_first):
-        super().__init__()
-        self.norm_first = norm_first
-        self.self_attn = nn.MultiheadAttention(hidden_dim, heads, dropout=dropout, batch_first=True)
-        self.linear1 = nn.Linear(hidden_dim, feedforward_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(feedforward_dim, hidden_dim)
-        self.norm1 = nn.LayerNorm(hidden_dim)
-        self.norm2 = nn.LayerNorm(hidden_dim)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-
-    def _attend(self, tokens, key_bias):
-        return self.dropout1(multi_head_attention(self.self_attn, tokens, tokens, key_bias))
-
-    def _feedforward(self, tokens):
-        return self.dropout2(self.linear2(self.dropout(nn.functional.relu(self.linear1(tokens)))))
-
-    def forward(self, tokens, key_bias):
-        if self.norm_first:
-            tokens = tokens + self._attend(self.norm1(tokens), key_bias)
-            return tokens + self._feedforward(self.norm2(tokens))
-        tokens = self.norm1(tokens + self._attend(tokens, key_bias))
-        return self.norm2(tokens + self._feedforward(tokens))
-
-
-class Encoder(nn.Module):
-    """``nn.TransformerEncoder`` of :class:`EncoderLayer` (same parameter names, so checkpoints load either
-    way), with a final LayerNorm for pre-LN layers."""
-
-    def __init__(self, layers, hidden_dim, heads, feedforward_dim, dropout, norm_first):
-        super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderLayer(hidden_dim, heads, feedforward_dim, dropout, norm_first) for _ in range(layers))
-        self.norm = nn.LayerNorm(hidden_dim) if norm_first else None
-
-    def forward(self, tokens, key_bias):
-        for layer in self.layers:
-            tokens = layer(tokens, key_bias)
-        return tokens if self.norm is None else self.norm(tokens)
 
 
 class TemporalConvBlock(nn.Module):
@@ -222,15 +124,17 @@ class QueryDecoderLayer(nn.Module):
         self.dropout_attention = nn.Dropout(dropout)
         self.dropout_feedforward = nn.Dropout(dropout)
 
-    def _attend(self, query, memory, memory_bias):
-        return self.dropout_attention(multi_head_attention(self.cross_attention, query, memory, memory_bias))
+    def _attend(self, query, memory, memory_padding_mask):
+        attended, _ = self.cross_attention(
+            query, memory, memory, key_padding_mask=memory_padding_mask, need_weights=False
+        )
+        return self.dropout_attention(attended)
 
-    def forward(self, query, memory, memory_bias):
-        """``memory_bias``: :func:`key_padding_bias` of the memory's padding mask."""
+    def forward(self, query, memory, memory_padding_mask):
         if self.norm_first:
-            query = query + self._attend(self.norm_attention(query), memory, memory_bias)
+            query = query + self._attend(self.norm_attention(query), memory, memory_padding_mask)
             return query + self.dropout_feedforward(self.feedforward(self.norm_feedforward(query)))
-        query = self.norm_attention(query + self._attend(query, memory, memory_bias))
+        query = self.norm_attention(query + self._attend(query, memory, memory_padding_mask))
         return self.norm_feedforward(query + self.dropout_feedforward(self.feedforward(query)))
 
 
@@ -251,7 +155,13 @@ class SPOTERBackbone(nn.Module):
         )
         self.conv_stem = nn.ModuleList(TemporalConvBlock(hidden_dim, conv_kernel, dropout) for _ in range(conv_layers))
         self.token_scale = math.sqrt(hidden_dim)
-        self.encoder = Encoder(encoder_layers, hidden_dim, heads, feedforward_dim, dropout, norm_first)
+        encoder_layer = nn.TransformerEncoderLayer(
+            hidden_dim, heads, feedforward_dim, dropout, batch_first=True, norm_first=norm_first
+        )
+        self.encoder = nn.TransformerEncoder(
+            encoder_layer, encoder_layers, norm=nn.LayerNorm(hidden_dim) if norm_first else None,
+            enable_nested_tensor=False,
+        )
         self.decoder = nn.ModuleList(
             QueryDecoderLayer(hidden_dim, heads, feedforward_dim, dropout, norm_first)
             for _ in range(decoder_layers)
@@ -269,11 +179,10 @@ class SPOTERBackbone(nn.Module):
         for block in self.conv_stem:
             tokens = block(tokens, keep)
         tokens = tokens + sinusoidal_positions(keypoints.shape[1], tokens.shape[-1], tokens.device, tokens.dtype)
-        key_bias = key_padding_bias(padding_mask, tokens.dtype)
-        memory = self.encoder(tokens, key_bias)
+        memory = self.encoder(tokens, src_key_padding_mask=padding_mask)
         query = self.query.expand(keypoints.shape[0], -1, -1)
         for layer in self.decoder:
-            query = layer(query, memory, key_bias)
+            query = layer(query, memory, padding_mask)
         return self.output_norm(query.squeeze(1))
 
 
