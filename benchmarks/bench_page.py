@@ -17,7 +17,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from tests.browser import Chromium, y4m_from_video  # noqa: E402
+from tests.browser import Chromium, cut_video, y4m_from_video  # noqa: E402
 from web import server  # noqa: E402
 
 DEFAULT_VIDEO = REPOSITORY.parent / "shared" / "data" / "videos" / "wlasl" / "19257.mp4"
@@ -29,20 +29,10 @@ def camera_file(video, start, folder):
     import cv2
 
     capture = cv2.VideoCapture(str(video))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-    cut = Path(folder) / "cut.avi"
-    writer = None
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(str(cut), cv2.VideoWriter_fourcc(*"FFV1"), 25, image.shape[1::-1])
-        writer.write(image)
-    writer.release()
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) - start
     capture.release()
     camera = Path(folder) / "camera.y4m"
-    y4m_from_video(cut, camera, 25)
+    y4m_from_video(cut_video(video, start, frames, Path(folder) / "cut.avi"), camera, 25)
     return camera
 
 

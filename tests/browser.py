@@ -15,6 +15,25 @@ import numpy as np
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def cut_video(video, start, count, target):
+    """Frames ``[start, start + count)`` of ``video`` as a lossless (FFV1) video, for both Python and the page."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    for _ in range(count):
+        ok, image = capture.read()
+        assert ok, f"{video}: frame missing"
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"FFV1"), 25, image.shape[1::-1])
+        writer.write(image)
+    writer.release()
+    capture.release()
+    return target
+
+
 def y4m_from_video(video, path, fps, max_width=640):
     """Write ``video``'s frames (decoded with OpenCV) as a Y4M file for Chromium's fake camera, played at
     ``fps`` frames per second (an integer or ``"num:den"``)."""

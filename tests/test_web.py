@@ -22,7 +22,7 @@ from datasets.formats.landmarks import read_landmark_clip
 from deploy.onnx_export import load_embedding_model
 from deploy.onnx_runtime import embed_onnx, embed_torch, open_session
 from preprocessing.extract import plan, run_extraction
-from tests.browser import CHROMIUM, Chromium, page_embedding, y4m_from_video
+from tests.browser import CHROMIUM, Chromium, cut_video, page_embedding, y4m_from_video
 from tests.conftest import REPOSITORY, SHARED_DATA, requires
 from tests.web_index import nearest_glosses, practice_score, write_test_index
 from web import server
@@ -105,25 +105,6 @@ def landmark_json(path, target):
         for part in ("pose", "left_hand", "right_hand"):
             document[part] = [None if np.isnan(frame[:, :2]).all() else frame[:, :2].tolist() for frame in arrays[part]]
     target.write_text(json.dumps(document))
-    return target
-
-
-def cut_video(video, start, count, target):
-    """Frames ``[start, start + count)`` of ``video`` as a lossless (FFV1) video, for both Python and the page."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(video))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
-    for _ in range(count):
-        ok, image = capture.read()
-        assert ok, f"{video}: frame missing"
-        if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"FFV1"), 25, image.shape[1::-1])
-        writer.write(image)
-    writer.release()
-    capture.release()
     return target
 
 
