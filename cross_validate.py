@@ -15,7 +15,8 @@ With ``--zero_shot FILE ...`` each fold's model is also scored on those files, o
 so zero-shot figures come as a mean over the fold models too.
 
 Writes ``<output>/<name>/fold_K.json`` (evaluate.py's JSON) per fold, ``fold_K_zero_shot_<file>.json`` and
-``summary.json``; a fold whose JSON exists is not run again, so an interrupted run continues where it stopped.
+``summary.json``; a fold whose JSON exists is not run again, and a fold whose training was interrupted resumes
+from its ``last.pt`` (train.py's ``--resume``), so an interrupted run continues where it stopped.
 """
 import argparse
 import json
@@ -53,11 +54,14 @@ def get_args_parser():
 
 
 def train_fold(args, fold, folder):
+    """Train fold ``fold``; a fold whose training was interrupted (a ``last.pt`` but no scores yet) resumes,
+    and train.py refuses to resume it under a different recipe."""
+    interrupted = (folder / f"fold_{fold}" / "last.pt").is_file()
     flags = [flag for flag in args.train_flags if flag != "--"] + [
         "--training_set_path", args.data, "--validation_set_path", "", "--seed", str(args.seed),
         "--bsl_letters", ",".join(args.bsl_letters),
         "--validation_fold", f"{fold}/{args.folds}", "--output_dir", str(folder), "--experiment_name", f"fold_{fold}",
-        "--overwrite", "--no_progress", "--tracker", "none",
+        "--resume" if interrupted else "--overwrite", "--no_progress", "--tracker", "none",
     ]
     train.main(train.get_args_parser().parse_args(flags))
     return folder / f"fold_{fold}" / "last.pt"

@@ -33,3 +33,19 @@ def test_folds_are_scored_as_evaluate_py_scores_them_and_finished_folds_are_not_
     written = (tmp_path / "cv" / "tiny" / "fold_1.json").stat().st_mtime_ns
     cross_validate.main(argv)
     assert (tmp_path / "cv" / "tiny" / "fold_1.json").stat().st_mtime_ns == written
+
+
+def test_a_fold_whose_training_was_interrupted_resumes_from_its_last_checkpoint(tmp_path):
+    data = tmp_path / "signs.csv"
+    write_spoter_csv(generated_sign_data(np.random.default_rng(0), classes=3, per_class=8, signers=4), data)
+    base = ["--data", str(data), "--folds", "2", "--only", "1", "--output", str(tmp_path / "cv"), "--name", "tiny"]
+    cross_validate.main(base + ["--"] + TINY)
+    metrics = tmp_path / "cv" / "tiny" / "fold_1" / "metrics.jsonl"
+    first_epoch = metrics.read_text().splitlines()[0]
+    (tmp_path / "cv" / "tiny" / "fold_1.json").unlink()  # as if stopped before scoring
+
+    cross_validate.main(base + ["--"] + TINY[2:] + ["--epochs", "2"])
+    epochs = metrics.read_text().splitlines()
+    # A fresh run would rewrite epoch 1 (its timings differ); a resumed one keeps it and adds epoch 2.
+    assert epochs[0] == first_epoch
+    assert [json.loads(line)["epoch"] for line in epochs] == [1, 2]
