@@ -42,6 +42,11 @@ class ModelConfig(Settings):
         True, "feed the distances between the points of each hand (its shape, whatever its turn)")
     canonical_handedness: bool = setting(
         True, "mirror clips whose left hand is seen more than the right, so all sign right-handed")
+    pooled_hands: bool = setting(
+        False, "add each hand's points averaged over the frames that see it (a held hand shape, as in a "
+               "fingerspelled letter) to the decoder's output")
+
+    ADDED_LATER = {"pooled_hands": False}
 
     def __post_init__(self):
         settings.validate(self)

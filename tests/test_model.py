@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from models import ModelConfig, build_model
-from models.spoter import frame_features
+from models.spoter import frame_features, pooled_hands
 from training.checkpoint import load_checkpoint, load_model, save_checkpoint
 from utils.errors import DataError
 
@@ -24,7 +24,8 @@ def _inputs(batch=3, frames=10):
     return torch.randn(batch, frames, 54, 2), torch.zeros(batch, frames, dtype=torch.bool)
 
 
-@pytest.mark.parametrize("changes", [{}, dict(norm_first=True), RECOMMENDED_PARTS])
+@pytest.mark.parametrize("changes", [{}, dict(norm_first=True), RECOMMENDED_PARTS,
+                                     dict(RECOMMENDED_PARTS, pooled_hands=True)])
 def test_padded_frames_do_not_change_the_embedding(changes):
     model = _model(**changes)
     keypoints, mask = _inputs()
@@ -98,6 +99,27 @@ def test_config_round_trips_and_a_config_of_another_version_is_refused_by_name()
     assert ModelConfig.from_dict(config.to_dict()) == config
     with pytest.raises(DataError, match=r"missing \['conv_kernel'\], unknown \['width'\]"):
         build_model({**{k: v for k, v in CONFIG.items() if k != "conv_kernel"}, "width": 3})
+
+
+def test_a_config_stored_before_a_setting_existed_loads_as_it_behaved():
+    assert "pooled_hands" not in CONFIG
+    assert ModelConfig.from_dict(CONFIG).pooled_hands is False
+    assert _model().backbone.hand_summary is None
+
+
+def test_pooled_hands_average_each_hand_over_the_frames_that_see_it():
+    keypoints = torch.rand(1, 4, 54, 2)
+    keypoints[0, 0, 12:33] = float("nan")  # left hand unseen in frame 0
+    keypoints[0, 3] = 100.0  # padding
+    mask = torch.tensor([[False, False, False, True]])
+    pooled = pooled_hands(keypoints, mask)
+    assert pooled.shape == (1, 2 * 43)
+    torch.testing.assert_close(pooled[0, :42], keypoints[0, 1:3, 12:33].mean(dim=0).flatten())
+    torch.testing.assert_close(pooled[0, 42], torch.tensor(2 / 3))
+    torch.testing.assert_close(pooled[0, 43:85], keypoints[0, :3, 33:54].mean(dim=0).flatten())
+    torch.testing.assert_close(pooled[0, 85], torch.tensor(1.0))
+    keypoints[0, :, 33:54] = float("nan")
+    assert pooled_hands(keypoints, mask)[0, 43:].eq(0).all()  # a hand never seen: zeros, share 0
 
 
 def test_canonical_handedness_makes_a_clip_and_its_mirror_image_one_embedding():

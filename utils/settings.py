@@ -187,6 +187,9 @@ class Settings:
     ``WHAT`` names the config in messages."""
 
     WHAT = "settings"
+    # Settings added after configs were first stored, each with the value that older configs behaved as, so a
+    # config stored before a setting existed still loads and means what it meant.
+    ADDED_LATER = {}
 
     @classmethod
     def from_args(cls, args):
@@ -196,7 +199,7 @@ class Settings:
     @classmethod
     def from_dict(cls, values):
         """From a stored plain dict; a dict of another version of the config is refused by name."""
-        return from_dict(cls, values, cls.WHAT)
+        return from_dict(cls, {**cls.ADDED_LATER, **values}, cls.WHAT)
 
     def to_dict(self):
         return asdict(self)
