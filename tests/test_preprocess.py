@@ -218,14 +218,15 @@ def wait_for(path, process, seconds):
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory):
-    """Two real WLASL videos, one folder per gloss; an extraction interrupted during the second video, then
+    """Three real WLASL videos, one folder per gloss; an extraction interrupted during the second video (the
+    longest, 112 frames of 1280x720, so that it cannot finish before the signal lands on a loaded machine), then
     resumed. Returns (video folder, landmark folder, log of the interrupted run, of the resumed run, mtime
     of the first file after the interrupted run)."""
     pytest.importorskip("mediapipe", reason="pip install -r requirements-preprocess.txt")
     root = tmp_path_factory.mktemp("extract")
     videos, output = root / "videos", root / "landmarks"
-    for gloss, video in (("book", "68011"), ("enjoy", "19257")):
-        (videos / gloss).mkdir(parents=True)
+    for gloss, video in (("book", "68011"), ("book", "68012"), ("enjoy", "19257")):
+        (videos / gloss).mkdir(parents=True, exist_ok=True)
         (videos / gloss / f"{video}.mp4").symlink_to(VIDEOS / f"{video}.mp4")
     command = ["preprocess.py", "extract", videos, output, "--workers", "1", "--no_progress"]
     process = subprocess.Popen(
@@ -247,10 +248,10 @@ def test_interrupted_extraction_leaves_only_finished_files_and_resumes(extracted
     assert left == ["book/68011.npz"], interrupted_log[-2000:]  # no half file, no temporary file
     assert "interrupted: every file written so far is complete" in interrupted_log
     assert "Traceback" not in interrupted_log
-    assert "1 already done (skipped), 1 to extract" in resumed_log
+    assert "1 already done (skipped), 2 to extract" in resumed_log
     assert (output / "book" / "68011.npz").stat().st_mtime_ns == first_mtime  # not redone
     assert sorted(p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()) == [
-        "book/68011.npz", "enjoy/19257.npz"]
+        "book/68011.npz", "book/68012.npz", "enjoy/19257.npz"]
     assert "frames/s" in resumed_log and "worker 1" in resumed_log
 
 
@@ -292,5 +293,5 @@ def test_videos_to_csv_that_train_py_accepts(extracted, tmp_path, asl_clips):
         "--experiment_name", "videos", "--output_dir", tmp_path / "runs", "--cache_dir", tmp_path / "cache",
         "--no_progress",
     )
-    assert "training on 5 clips, validating on 4 clips" in result.stderr
+    assert "training on 6 clips, validating on 4 clips" in result.stderr
     assert (tmp_path / "runs" / "videos" / "best.pt").is_file(), result.stderr[-2000:]
