@@ -164,33 +164,92 @@ function draw(frame, width, height, image) {
 }
 
 function newRecording(source) {
-  return { source, frames: [], frameMs: [], skippedFrames: 0, width: 0, height: 0, started: performance.now() };
+  return { source, frames: [], frameMs: [], skippedFrames: 0, width: 0, height: 0 };
 }
 
-async function recordFrame(video, recording) {
+// MediaPipe on one frame (a <video> showing it, or an ImageBitmap of it); frameMs is MediaPipe's time alone.
+async function recordFrame(image, width, height, recording) {
   const started = performance.now();
-  const frame = await landmarksOf(video);
+  const frame = await landmarksOf(image);
   recording.frameMs.push(performance.now() - started);
   recording.frames.push(frame);
-  recording.width = video.videoWidth; recording.height = video.videoHeight;
-  draw(frame, video.videoWidth, video.videoHeight, video);
-  $('progress').textContent = `${recording.frames.length} frames`;
+  recording.width = width; recording.height = height;
+  draw(frame, width, height, image);
 }
 
-// Every new camera frame while processing keeps up; frames that arrive during processing are counted as skipped.
-function recordCamera(video, recording, maxFrames, seconds) {
-  return new Promise((resolve) => {
-    let lastPresented = null;
-    const step = async (now, metadata) => {
-      if (lastPresented !== null) recording.skippedFrames += Math.max(0, metadata.presentedFrames - lastPresented - 1);
-      lastPresented = metadata.presentedFrames;
-      await recordFrame(video, recording);
-      const elapsed = (performance.now() - recording.started) / 1000;
-      if (state.stopRequested || (maxFrames && recording.frames.length >= maxFrames) || (!maxFrames && elapsed >= seconds)) resolve();
-      else video.requestVideoFrameCallback(step);
-    };
+// RGBA camera frames held for MediaPipe at most (about 200 at 640x480): beyond it frames are skipped, not held.
+const QUEUE_BYTES = 256 * 1024 * 1024;
+// Frames Chromium's track processor holds until the worker reads them (it reads each within milliseconds).
+const PROCESSOR_BUFFER = 30;
+
+// Captured camera frames waiting for MediaPipe, oldest first, so that none is lost while it works on one.
+class FrameQueue {
+  constructor() { this.bitmaps = []; this.bytes = 0; this.ended = false; this.wake = null; }
+  fits(bitmap) { return this.bytes + 4 * bitmap.width * bitmap.height <= QUEUE_BYTES; }
+  push(bitmap) { this.bitmaps.push(bitmap); this.bytes += 4 * bitmap.width * bitmap.height; this.notify(); }
+  end() { this.ended = true; this.notify(); }
+  notify() { if (this.wake) { this.wake(); this.wake = null; } }
+  get length() { return this.bitmaps.length; }
+  // The next frame, once there is one; null when the recording ended and every frame was taken.
+  async next() {
+    while (!this.bitmaps.length && !this.ended) await new Promise((resolve) => { this.wake = resolve; });
+    const bitmap = this.bitmaps.shift() || null;
+    if (bitmap) this.bytes -= 4 * bitmap.width * bitmap.height;
+    return bitmap;
+  }
+}
+
+// Chromium: the track's frames are read by a worker (capture.js), which this thread's MediaPipe work cannot delay.
+function captureInWorker(track, onFrame, onEnd) {
+  const processor = new MediaStreamTrackProcessor({ track, maxBufferSize: PROCESSOR_BUFFER });
+  const worker = new Worker('/capture.js');
+  worker.onmessage = ({ data }) => (data.ended ? onEnd() : onFrame(data.bitmap, data.timestampMs, 0));
+  worker.onerror = (event) => { console.error(`capture.js: ${event.message}`); onEnd(); };  // keep what was captured
+  worker.postMessage({ frames: processor.readable }, [processor.readable]);
+  return () => worker.terminate();
+}
+
+// Browsers without a track processor: each frame the <video> presents, copied when this thread is free; frames
+// presented while MediaPipe holds it are missed, and counted (the gap in presentedFrames).
+function captureOnPresent(video, onFrame) {
+  let stopped = false, lastPresented = null;
+  const step = async (now, metadata) => {
+    if (stopped) return;
+    const missed = lastPresented === null ? 0 : Math.max(0, metadata.presentedFrames - lastPresented - 1);
+    lastPresented = metadata.presentedFrames;
     video.requestVideoFrameCallback(step);
-  });
+    const bitmap = await createImageBitmap(video);
+    if (stopped) bitmap.close(); else onFrame(bitmap, now, missed);
+  };
+  video.requestVideoFrameCallback(step);
+  return () => { stopped = true; };
+}
+
+// Every camera frame of the recording (its first maxFrames, or its first `seconds` by the frames' own times,
+// or until Stop) is captured into a queue as it arrives; MediaPipe takes them in order, however far it lags.
+// skippedFrames counts frames genuinely not captured (missed by the fallback capture, or over QUEUE_BYTES).
+async function recordCamera(video, track, recording, maxFrames, seconds) {
+  const queue = new FrameQueue();
+  let firstMs = null, captured = 0, stop = null;
+  const finish = () => { if (!queue.ended) { stop(); queue.end(); } };
+  const onFrame = (bitmap, timeMs, missed) => {
+    if (queue.ended) { bitmap.close(); return; }
+    if (firstMs === null) firstMs = timeMs;
+    if (state.stopRequested || (!maxFrames && timeMs - firstMs >= seconds * 1000)) { bitmap.close(); finish(); return; }
+    recording.skippedFrames += missed;
+    if (!queue.fits(bitmap)) { bitmap.close(); recording.skippedFrames += 1; return; }
+    queue.push(bitmap);
+    captured += 1;
+    if (maxFrames && captured >= maxFrames) finish();
+  };
+  stop = 'MediaStreamTrackProcessor' in window ? captureInWorker(track, onFrame, () => finish())
+    : captureOnPresent(video, onFrame);
+  track.addEventListener('ended', finish);  // the camera was unplugged or taken away
+  for (let bitmap; (bitmap = await queue.next());) {
+    try { await recordFrame(bitmap, bitmap.width, bitmap.height, recording); } finally { bitmap.close(); }
+    $('progress').textContent = queue.ended ? `${recording.frames.length} of ${captured} frames`
+      : `${recording.frames.length} frames, ${queue.length} waiting`;
+  }
 }
 
 // Every frame of a video file: the video pauses on each new frame while MediaPipe reads it.
@@ -200,7 +259,8 @@ function recordVideo(video, recording) {
     video.onerror = () => reject(new Error('decode'));
     const step = async () => {
       video.pause();
-      await recordFrame(video, recording);
+      await recordFrame(video, video.videoWidth, video.videoHeight, recording);
+      $('progress').textContent = `${recording.frames.length} frames`;
       if (state.stopRequested || video.ended) { resolve(); return; }
       video.requestVideoFrameCallback(step);
       video.play().catch(() => resolve());
@@ -325,7 +385,7 @@ async function fromCamera(maxFrames) {
     setStatus('Recording: sign now.');
     state.holistic.reset();
     const recording = state.recording = newRecording('camera');
-    await recordCamera(video, recording, maxFrames, Number($('seconds').value) || 3);
+    await recordCamera(video, stream.getVideoTracks()[0], recording, maxFrames, Number($('seconds').value) || 3);
   } finally {
     stream.getTracks().forEach((track) => track.stop());
     video.srcObject = null;
