@@ -8,7 +8,6 @@ MediaPipe 0.10.21). Slow: run with ``python -m pytest -q -m slow tests/test_web.
 import csv
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -30,10 +29,10 @@ from web import server
 VIDEOS = SHARED_DATA / "videos" / "wlasl"
 CAMERA_CLIP = "19257"  # enjoy, 320x240
 # Headless Chromium has no GPU: WebGL is SwiftShader, so the page runs MediaPipe's models on the CPU (wasm):
-# 0.2-0.8 s a frame on a 2-core machine (the first after a reset slowest), against 12 frames a second for
-# Python's. The camera test therefore plays a cut of the clip (its first frames with a hand) at 1 frame a
-# second, the slowest Chromium's fake camera plays (a Y4M rate under 1 delivers no frame), so that the page
-# processes every frame.
+# 0.16-0.2 s a frame on a 2-core machine, up to 2 s for the first after a reset, against 12 frames a second
+# for Python's. The page queues every camera frame for MediaPipe however far it lags; the camera test plays a
+# cut of the clip (its first frames with a hand) at 1 frame a second, the slowest Chromium's fake camera plays
+# (a Y4M rate under 1 delivers no frame), and requires that not one frame was skipped.
 CAMERA_FRAMES = 8
 # Page vs Python for the same camera frames: Python runs mediapipe 0.10.21 on the CPU; the page runs
 # @mediapipe/holistic 0.5 (another build, wasm) on the same frames after a YUV 4:2:0 conversion, so
@@ -115,10 +114,6 @@ def page_clip(frames):
         for part, count in (("pose", 33), ("left_hand", 21), ("right_hand", 21))], axis=1))
 
 
-@pytest.mark.skipif(os.environ.get("SPOTER_CAMERA_TEST") != "1",
-                    reason="the fake camera plays at least 1 frame a second, and MediaPipe's first frame after a "
-                           "reset took 0.75-2 s on a 2-core CPU: frames are skipped there; set SPOTER_CAMERA_TEST=1 "
-                           "to run it on a faster machine")
 def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
     full = site["clips"][CAMERA_CLIP]
     start = int(np.argmax(~np.isnan(full[:, layout.LEFT_HAND.start:, 0]).any(axis=1)))
@@ -145,6 +140,10 @@ def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
     finally:
         chromium.close()
     assert result["frames"] == len(python_clip) == CAMERA_FRAMES and result["skipped_frames"] == 0
+    # Consecutive camera frames by the camera's own clock (1 s apart, none lost between them), although
+    # MediaPipe took longer than that on some (the first after a reset).
+    gaps = np.diff(result["frame_times_ms"])
+    assert len(gaps) == CAMERA_FRAMES - 1 and ((gaps > 500) & (gaps < 1500)).all(), gaps
     # Same frames in the same order: the page's hand points (where both saw them) lie where Python's do.
     page = page_clip(frames)
     hands = slice(layout.LEFT_HAND.start, layout.RIGHT_HAND.stop)
@@ -154,7 +153,7 @@ def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
     expected = python_embedding(site, python_clip)
     gap = np.linalg.norm(page_embedding(result) - expected)
     print(f"page vs Python: embedding distance {gap:.4f}, hand points {np.abs(page[:, hands][both] - python_clip[:, hands][both]).mean():.4f}; "
-          f"MediaPipe {result['timings']['landmarks_ms'] / CAMERA_FRAMES:.0f} ms a frame")
+          f"MediaPipe per frame (ms): {[round(ms) for ms in result['timings']['landmarks_frame_ms']]}")
     assert gap < CAMERA_TOLERANCE
     assert result["nearest"][0]["gloss"] == nearest_glosses(expected, site["embeddings"], site["labels"])[0][0]
     assert result["practice"]["gloss"] == "enjoy" and 0 <= result["practice"]["score"] <= 100

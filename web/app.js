@@ -164,11 +164,13 @@ function draw(frame, width, height, image) {
 }
 
 function newRecording(source) {
-  return { source, frames: [], frameMs: [], skippedFrames: 0, width: 0, height: 0 };
+  return { source, frames: [], frameMs: [], frameTimesMs: [], skippedFrames: 0, width: 0, height: 0 };
 }
 
-// MediaPipe on one frame (a <video> showing it, or an ImageBitmap of it); frameMs is MediaPipe's time alone.
-async function recordFrame(image, width, height, recording) {
+// MediaPipe on one frame (a <video> showing it, or an ImageBitmap of it) taken at timeMs of the recording;
+// frameMs is MediaPipe's time alone.
+async function recordFrame(image, width, height, timeMs, recording) {
+  recording.frameTimesMs.push(timeMs);
   const started = performance.now();
   const frame = await landmarksOf(image);
   recording.frameMs.push(performance.now() - started);
@@ -184,18 +186,18 @@ const PROCESSOR_BUFFER = 30;
 
 // Captured camera frames waiting for MediaPipe, oldest first, so that none is lost while it works on one.
 class FrameQueue {
-  constructor() { this.bitmaps = []; this.bytes = 0; this.ended = false; this.wake = null; }
+  constructor() { this.frames = []; this.bytes = 0; this.ended = false; this.wake = null; }
   fits(bitmap) { return this.bytes + 4 * bitmap.width * bitmap.height <= QUEUE_BYTES; }
-  push(bitmap) { this.bitmaps.push(bitmap); this.bytes += 4 * bitmap.width * bitmap.height; this.notify(); }
+  push(frame) { this.frames.push(frame); this.bytes += 4 * frame.bitmap.width * frame.bitmap.height; this.notify(); }
   end() { this.ended = true; this.notify(); }
   notify() { if (this.wake) { this.wake(); this.wake = null; } }
-  get length() { return this.bitmaps.length; }
-  // The next frame, once there is one; null when the recording ended and every frame was taken.
+  get length() { return this.frames.length; }
+  // The next {bitmap, timeMs}, once there is one; null when the recording ended and every frame was taken.
   async next() {
-    while (!this.bitmaps.length && !this.ended) await new Promise((resolve) => { this.wake = resolve; });
-    const bitmap = this.bitmaps.shift() || null;
-    if (bitmap) this.bytes -= 4 * bitmap.width * bitmap.height;
-    return bitmap;
+    while (!this.frames.length && !this.ended) await new Promise((resolve) => { this.wake = resolve; });
+    const frame = this.frames.shift() || null;
+    if (frame) this.bytes -= 4 * frame.bitmap.width * frame.bitmap.height;
+    return frame;
   }
 }
 
@@ -238,15 +240,16 @@ async function recordCamera(video, track, recording, maxFrames, seconds) {
     if (state.stopRequested || (!maxFrames && timeMs - firstMs >= seconds * 1000)) { bitmap.close(); finish(); return; }
     recording.skippedFrames += missed;
     if (!queue.fits(bitmap)) { bitmap.close(); recording.skippedFrames += 1; return; }
-    queue.push(bitmap);
+    queue.push({ bitmap, timeMs: timeMs - firstMs });
     captured += 1;
     if (maxFrames && captured >= maxFrames) finish();
   };
   stop = 'MediaStreamTrackProcessor' in window ? captureInWorker(track, onFrame, () => finish())
     : captureOnPresent(video, onFrame);
   track.addEventListener('ended', finish);  // the camera was unplugged or taken away
-  for (let bitmap; (bitmap = await queue.next());) {
-    try { await recordFrame(bitmap, bitmap.width, bitmap.height, recording); } finally { bitmap.close(); }
+  for (let frame; (frame = await queue.next());) {
+    const { bitmap, timeMs } = frame;
+    try { await recordFrame(bitmap, bitmap.width, bitmap.height, timeMs, recording); } finally { bitmap.close(); }
     $('progress').textContent = queue.ended ? `${recording.frames.length} of ${captured} frames`
       : `${recording.frames.length} frames, ${queue.length} waiting`;
   }
@@ -257,9 +260,9 @@ function recordVideo(video, recording) {
   return new Promise((resolve, reject) => {
     video.onended = () => resolve();
     video.onerror = () => reject(new Error('decode'));
-    const step = async () => {
+    const step = async (now, metadata) => {
       video.pause();
-      await recordFrame(video, video.videoWidth, video.videoHeight, recording);
+      await recordFrame(video, video.videoWidth, video.videoHeight, 1000 * metadata.mediaTime, recording);
       $('progress').textContent = `${recording.frames.length} frames`;
       if (state.stopRequested || video.ended) { resolve(); return; }
       video.requestVideoFrameCallback(step);
@@ -342,7 +345,7 @@ async function analyse(recording) {
   const practice = gloss === null ? null : practiceScore(nearest, gloss, state.index.score_quantiles);
   const searchMs = performance.now() - started;
   const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
-    skipped_frames: recording.skippedFrames, embedding, nearest, practice,
+    skipped_frames: recording.skippedFrames, frame_times_ms: recording.frameTimesMs, embedding, nearest, practice,
     timings: { landmarks_ms: recording.frameMs.reduce((a, b) => a + b, 0), landmarks_frame_ms: recording.frameMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
   showMessage('');
   showResult(result);
