@@ -190,6 +190,7 @@ class FrameQueue {
   fits(bitmap) { return this.bytes + 4 * bitmap.width * bitmap.height <= QUEUE_BYTES; }
   push(frame) { this.frames.push(frame); this.bytes += 4 * frame.bitmap.width * frame.bitmap.height; this.notify(); }
   end() { this.ended = true; this.notify(); }
+  discard() { this.frames.splice(0).forEach((frame) => frame.bitmap.close()); this.bytes = 0; }
   notify() { if (this.wake) { this.wake(); this.wake = null; } }
   get length() { return this.frames.length; }
   // The next {bitmap, timeMs}, once there is one; null when the recording ended and every frame was taken.
@@ -247,11 +248,18 @@ async function recordCamera(video, track, recording, maxFrames, seconds) {
   stop = 'MediaStreamTrackProcessor' in window ? captureInWorker(track, onFrame, () => finish())
     : captureOnPresent(video, onFrame);
   track.addEventListener('ended', finish);  // the camera was unplugged or taken away
-  for (let frame; (frame = await queue.next());) {
-    const { bitmap, timeMs } = frame;
-    try { await recordFrame(bitmap, bitmap.width, bitmap.height, timeMs, recording); } finally { bitmap.close(); }
-    $('progress').textContent = queue.ended ? `${recording.frames.length} of ${captured} frames`
-      : `${recording.frames.length} frames, ${queue.length} waiting`;
+  state.holistic.reset();  // after the capture started: it takes time, and the camera is already delivering
+  try {
+    await video.play();  // the preview (and captureOnPresent's frames): capture started first, from the first frame
+    for (let frame; (frame = await queue.next());) {
+      const { bitmap, timeMs } = frame;
+      try { await recordFrame(bitmap, bitmap.width, bitmap.height, timeMs, recording); } finally { bitmap.close(); }
+      $('progress').textContent = queue.ended ? `${recording.frames.length} of ${captured} frames`
+        : `${recording.frames.length} frames, ${queue.length} waiting`;
+    }
+  } finally {
+    finish();
+    queue.discard();
   }
 }
 
@@ -383,10 +391,8 @@ async function fromCamera(maxFrames) {
   showMessage('');
   video.srcObject = stream;
   try {
-    await video.play();
     $('stop').disabled = false;
     setStatus('Recording: sign now.');
-    state.holistic.reset();
     const recording = state.recording = newRecording('camera');
     await recordCamera(video, stream.getVideoTracks()[0], recording, maxFrames, Number($('seconds').value) || 3);
   } finally {
