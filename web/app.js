@@ -328,7 +328,7 @@ function showResult(result) {
   ];
   $('timings').querySelector('tbody').replaceChildren(...lines.map(([a, b, c]) => row([[a], [b, true], [c, true]])));
   setStatus(`${result.source}: ${result.frames} frames, hands in ${result.hand_frames}` +
-    (result.skipped_frames ? ` (${result.skipped_frames} camera frames skipped while processing)` : ''));
+    (result.skipped_frames ? ` (${result.skipped_frames} camera frames skipped: not captured)` : ''));
 }
 
 async function analyse(recording) {
