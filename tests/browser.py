@@ -139,10 +139,11 @@ class Chromium:
         return result["result"].get("value")
 
     def wait_for(self, expression, timeout):
-        """Poll ``expression`` until it is truthy; returns its value."""
+        """Poll ``expression`` until it is truthy; returns its value. A page busy for long (MediaPipe's first frame
+        holds its thread for seconds, far longer on a loaded machine) delays an answer up to the deadline."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            value = self.evaluate(expression, timeout=max(1.0, deadline - time.monotonic()))
             if value:
                 return value
             time.sleep(0.2)

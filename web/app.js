@@ -164,33 +164,103 @@ function draw(frame, width, height, image) {
 }
 
 function newRecording(source) {
-  return { source, frames: [], frameMs: [], skippedFrames: 0, width: 0, height: 0, started: performance.now() };
+  return { source, frames: [], frameMs: [], frameTimesMs: [], skippedFrames: 0, width: 0, height: 0 };
 }
 
-async function recordFrame(video, recording) {
+// MediaPipe on one frame (a <video> showing it, or an ImageBitmap of it) taken at timeMs of the recording;
+// frameMs is MediaPipe's time alone.
+async function recordFrame(image, width, height, timeMs, recording) {
+  recording.frameTimesMs.push(timeMs);
   const started = performance.now();
-  const frame = await landmarksOf(video);
+  const frame = await landmarksOf(image);
   recording.frameMs.push(performance.now() - started);
   recording.frames.push(frame);
-  recording.width = video.videoWidth; recording.height = video.videoHeight;
-  draw(frame, video.videoWidth, video.videoHeight, video);
-  $('progress').textContent = `${recording.frames.length} frames`;
+  recording.width = width; recording.height = height;
+  draw(frame, width, height, image);
 }
 
-// Every new camera frame while processing keeps up; frames that arrive during processing are counted as skipped.
-function recordCamera(video, recording, maxFrames, seconds) {
-  return new Promise((resolve) => {
-    let lastPresented = null;
-    const step = async (now, metadata) => {
-      if (lastPresented !== null) recording.skippedFrames += Math.max(0, metadata.presentedFrames - lastPresented - 1);
-      lastPresented = metadata.presentedFrames;
-      await recordFrame(video, recording);
-      const elapsed = (performance.now() - recording.started) / 1000;
-      if (state.stopRequested || (maxFrames && recording.frames.length >= maxFrames) || (!maxFrames && elapsed >= seconds)) resolve();
-      else video.requestVideoFrameCallback(step);
-    };
+// RGBA camera frames held for MediaPipe at most (about 200 at 640x480): beyond it frames are skipped, not held.
+const QUEUE_BYTES = 256 * 1024 * 1024;
+// Frames Chromium's track processor holds until the worker reads them (it reads each within milliseconds).
+const PROCESSOR_BUFFER = 30;
+
+// Captured camera frames waiting for MediaPipe, oldest first, so that none is lost while it works on one.
+class FrameQueue {
+  constructor() { this.frames = []; this.bytes = 0; this.ended = false; this.wake = null; }
+  fits(bitmap) { return this.bytes + 4 * bitmap.width * bitmap.height <= QUEUE_BYTES; }
+  push(frame) { this.frames.push(frame); this.bytes += 4 * frame.bitmap.width * frame.bitmap.height; this.notify(); }
+  end() { this.ended = true; this.notify(); }
+  discard() { this.frames.splice(0).forEach((frame) => frame.bitmap.close()); this.bytes = 0; }
+  notify() { if (this.wake) { this.wake(); this.wake = null; } }
+  get length() { return this.frames.length; }
+  // The next {bitmap, timeMs}, once there is one; null when the recording ended and every frame was taken.
+  async next() {
+    while (!this.frames.length && !this.ended) await new Promise((resolve) => { this.wake = resolve; });
+    const frame = this.frames.shift() || null;
+    if (frame) this.bytes -= 4 * frame.bitmap.width * frame.bitmap.height;
+    return frame;
+  }
+}
+
+// Chromium: the track's frames are read by a worker (capture.js), which this thread's MediaPipe work cannot delay.
+function captureInWorker(track, onFrame, onEnd) {
+  const processor = new MediaStreamTrackProcessor({ track, maxBufferSize: PROCESSOR_BUFFER });
+  const worker = new Worker('/capture.js');
+  worker.onmessage = ({ data }) => (data.ended ? onEnd() : onFrame(data.bitmap, data.timestampMs, 0));
+  worker.onerror = (event) => { console.error(`capture.js: ${event.message}`); onEnd(); };  // keep what was captured
+  worker.postMessage({ frames: processor.readable }, [processor.readable]);
+  return () => worker.terminate();
+}
+
+// Browsers without a track processor: each frame the <video> presents, copied when this thread is free; frames
+// presented while MediaPipe holds it are missed, and counted (the gap in presentedFrames).
+function captureOnPresent(video, onFrame) {
+  let stopped = false, lastPresented = null;
+  const step = async (now, metadata) => {
+    if (stopped) return;
+    const missed = lastPresented === null ? 0 : Math.max(0, metadata.presentedFrames - lastPresented - 1);
+    lastPresented = metadata.presentedFrames;
     video.requestVideoFrameCallback(step);
-  });
+    const bitmap = await createImageBitmap(video);
+    if (stopped) bitmap.close(); else onFrame(bitmap, now, missed);
+  };
+  video.requestVideoFrameCallback(step);
+  return () => { stopped = true; };
+}
+
+// Every camera frame of the recording (its first maxFrames, or its first `seconds` by the frames' own times,
+// or until Stop) is captured into a queue as it arrives; MediaPipe takes them in order, however far it lags.
+// skippedFrames counts frames genuinely not captured (missed by the fallback capture, or over QUEUE_BYTES).
+async function recordCamera(video, track, recording, maxFrames, seconds) {
+  const queue = new FrameQueue();
+  let firstMs = null, captured = 0, stop = null;
+  const finish = () => { if (!queue.ended) { stop(); queue.end(); } };
+  const onFrame = (bitmap, timeMs, missed) => {
+    if (queue.ended) { bitmap.close(); return; }
+    if (firstMs === null) firstMs = timeMs;
+    if (state.stopRequested || (!maxFrames && timeMs - firstMs >= seconds * 1000)) { bitmap.close(); finish(); return; }
+    recording.skippedFrames += missed;
+    if (!queue.fits(bitmap)) { bitmap.close(); recording.skippedFrames += 1; return; }
+    queue.push({ bitmap, timeMs: timeMs - firstMs });
+    captured += 1;
+    if (maxFrames && captured >= maxFrames) finish();
+  };
+  stop = 'MediaStreamTrackProcessor' in window ? captureInWorker(track, onFrame, () => finish())
+    : captureOnPresent(video, onFrame);
+  track.addEventListener('ended', finish);  // the camera was unplugged or taken away
+  state.holistic.reset();  // after the capture started: it takes time, and the camera is already delivering
+  try {
+    await video.play();  // the preview (and captureOnPresent's frames): capture started first, from the first frame
+    for (let frame; (frame = await queue.next());) {
+      const { bitmap, timeMs } = frame;
+      try { await recordFrame(bitmap, bitmap.width, bitmap.height, timeMs, recording); } finally { bitmap.close(); }
+      $('progress').textContent = queue.ended ? `${recording.frames.length} of ${captured} frames`
+        : `${recording.frames.length} frames, ${queue.length} waiting`;
+    }
+  } finally {
+    finish();
+    queue.discard();
+  }
 }
 
 // Every frame of a video file: the video pauses on each new frame while MediaPipe reads it.
@@ -198,9 +268,10 @@ function recordVideo(video, recording) {
   return new Promise((resolve, reject) => {
     video.onended = () => resolve();
     video.onerror = () => reject(new Error('decode'));
-    const step = async () => {
+    const step = async (now, metadata) => {
       video.pause();
-      await recordFrame(video, recording);
+      await recordFrame(video, video.videoWidth, video.videoHeight, 1000 * metadata.mediaTime, recording);
+      $('progress').textContent = `${recording.frames.length} frames`;
       if (state.stopRequested || video.ended) { resolve(); return; }
       video.requestVideoFrameCallback(step);
       video.play().catch(() => resolve());
@@ -257,7 +328,7 @@ function showResult(result) {
   ];
   $('timings').querySelector('tbody').replaceChildren(...lines.map(([a, b, c]) => row([[a], [b, true], [c, true]])));
   setStatus(`${result.source}: ${result.frames} frames, hands in ${result.hand_frames}` +
-    (result.skipped_frames ? ` (${result.skipped_frames} camera frames skipped while processing)` : ''));
+    (result.skipped_frames ? ` (${result.skipped_frames} camera frames skipped: not captured)` : ''));
 }
 
 async function analyse(recording) {
@@ -282,7 +353,7 @@ async function analyse(recording) {
   const practice = gloss === null ? null : practiceScore(nearest, gloss, state.index.score_quantiles);
   const searchMs = performance.now() - started;
   const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
-    skipped_frames: recording.skippedFrames, embedding, nearest, practice,
+    skipped_frames: recording.skippedFrames, frame_times_ms: recording.frameTimesMs, embedding, nearest, practice,
     timings: { landmarks_ms: recording.frameMs.reduce((a, b) => a + b, 0), landmarks_frame_ms: recording.frameMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
   showMessage('');
   showResult(result);
@@ -320,12 +391,10 @@ async function fromCamera(maxFrames) {
   showMessage('');
   video.srcObject = stream;
   try {
-    await video.play();
     $('stop').disabled = false;
     setStatus('Recording: sign now.');
-    state.holistic.reset();
     const recording = state.recording = newRecording('camera');
-    await recordCamera(video, recording, maxFrames, Number($('seconds').value) || 3);
+    await recordCamera(video, stream.getVideoTracks()[0], recording, maxFrames, Number($('seconds').value) || 3);
   } finally {
     stream.getTracks().forEach((track) => track.stop());
     video.srcObject = null;

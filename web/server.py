@@ -2,7 +2,7 @@
 
 Routes (GET only, bound to 127.0.0.1):
 
-  /                 web/index.html (and the page's own files beside it: app.js, style.css)
+  /                 web/index.html (and the page's own files beside it: app.js, capture.js, style.css)
   /ort/FILE         onnxruntime-web's dist files (web/node_modules/onnxruntime-web/dist)
   /mediapipe/FILE   @mediapipe/holistic's wasm, models and loader (web/node_modules/@mediapipe/holistic)
   /model.onnx       the exported model (export.py)
@@ -34,7 +34,7 @@ ASSET_FOLDERS = {
     "ort": NODE_MODULES / "onnxruntime-web" / "dist",
     "mediapipe": NODE_MODULES / "@mediapipe" / "holistic",
 }
-PAGE_FILES = ("index.html", "app.js", "style.css", "screenshot.png")
+PAGE_FILES = ("index.html", "app.js", "capture.js", "style.css", "screenshot.png")
 HOST = "127.0.0.1"
 INDEX_KEYS = ("embeddings", "labels", "clip_ids", "model_sha256", "score_quantiles")
 QUANTILES = 101
