@@ -25,25 +25,41 @@ def top1(query, query_ids, reference, reference_ids):
     return float(np.mean(rank_classes(query, reference, reference_ids, 1)[:, 0].numpy() == query_ids))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="a fold's last.pt (cross_validate.py)")
+def fold_arguments(description):
+    """The flags both letter scripts take: which fold of asl.npz holds its signers out."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fold", type=int, required=True, help="its fold (1-based, of --folds)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=379)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/signs/asl.npz"))
-    args = parser.parse_args()
+    return parser
+
+
+def held_out_letters(args):
+    """``(data, class ids, training clips, held-out letter clips of a letter some training source signs)``,
+    with the labels cross_validate.py trains and scores (``_idle`` dropped, the two alphabets apart)."""
     data = filter_signs(read_signs(args.data), exclude_labels=["_idle"], bsl_letters=BSL_FINGERSPELLERS)
-    names = class_names(data.labels)
-    ids = label_ids(data.labels, names)
+    ids = label_ids(data.labels, class_names(data.labels))
     held_out = np.isin(data.signers, signer_folds(data.signers, args.folds, args.seed)[args.fold - 1])
     reference = np.flatnonzero(~held_out)
-    letters = np.char.startswith(data.labels.astype(str), "letter_")
-    query = np.flatnonzero(held_out & letters & np.isin(ids, ids[reference]))
+    query = np.flatnonzero(held_out & is_letter(data.labels) & np.isin(ids, ids[reference]))
+    return data, ids, reference, query
+
+
+def is_letter(labels):
+    return np.char.startswith(np.asarray(labels).astype(str), "letter_")
+
+
+def main():
+    parser = fold_arguments(__doc__)
+    parser.add_argument("--checkpoint", required=True, help="a fold's last.pt (cross_validate.py)")
+    args = parser.parse_args()
+    data, ids, reference, query = held_out_letters(args)
+    names = class_names(data.labels)
     model, _ = load_model(args.checkpoint)
     query_vectors = embed_signs(model, data.subset(query), "cpu")
     reference_vectors = embed_signs(model, data.subset(reference), "cpu")
-    reference_letters = letters[reference]
+    reference_letters = is_letter(data.labels[reference])
     print(f"{len(query)} held-out letter clips of a letter some training source signs one-handed")
     print(f"top-1, every training class:  {top1(query_vectors, ids[query], reference_vectors, ids[reference]):.3f}")
     print(f"top-1, letter classes only:   "
