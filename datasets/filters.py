@@ -7,12 +7,17 @@ import numpy as np
 from utils.errors import DataError
 
 
+def is_letter(labels):
+    """True for ASL's fingerspelled letters, ``letter_x`` (a British one is ``bsl_letter_x``)."""
+    return np.char.startswith(np.asarray(labels).astype(str), "letter_")
+
+
 def relabel_bsl_letters(data, signers):
     """``letter_x`` clips of ``signers`` become ``bsl_letter_x``: a two-handed British letter and ASL's
     one-handed letter of the same name are different signs, as the same word in two sign languages is."""
     if not len(signers) or data.signers is None:
         return data
-    british = np.isin(data.signers, list(signers)) & np.char.startswith(data.labels.astype(str), "letter_")
+    british = np.isin(data.signers, list(signers)) & is_letter(data.labels)
     if not british.any():
         return data
     return replace(data, labels=np.where(british, np.char.add("bsl_", data.labels.astype(str)), data.labels))

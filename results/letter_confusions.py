@@ -14,15 +14,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from datasets import class_names, filter_signs, label_ids, read_signs  # noqa: E402
+from datasets.filters import is_letter  # noqa: E402
 from datasets.splits import signer_folds  # noqa: E402
 from retrieval.embedding import embed_signs  # noqa: E402
-from retrieval.metrics import rank_classes  # noqa: E402
+from retrieval.metrics import nearest_class_accuracy, rank_classes  # noqa: E402
 from training.checkpoint import load_model  # noqa: E402
 from utils.settings import BSL_FINGERSPELLERS  # noqa: E402
 
 
 def top1(query, query_ids, reference, reference_ids):
-    return float(np.mean(rank_classes(query, reference, reference_ids, 1)[:, 0].numpy() == query_ids))
+    return nearest_class_accuracy(query, query_ids, reference, reference_ids, ks=(1,))["top1"]
 
 
 def fold_arguments(description):
@@ -44,10 +45,6 @@ def held_out_letters(args):
     reference = np.flatnonzero(~held_out)
     query = np.flatnonzero(held_out & is_letter(data.labels) & np.isin(ids, ids[reference]))
     return data, ids, reference, query
-
-
-def is_letter(labels):
-    return np.char.startswith(np.asarray(labels).astype(str), "letter_")
 
 
 def main():

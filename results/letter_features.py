@@ -14,7 +14,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from datasets import layout  # noqa: E402
-from letter_confusions import fold_arguments, held_out_letters, is_letter, top1  # noqa: E402
+from datasets.filters import is_letter  # noqa: E402
+from letter_confusions import fold_arguments, held_out_letters, top1  # noqa: E402
 from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
 from models.spoter import pooled_hands, right_handed  # noqa: E402
 from retrieval.embedding import embed_signs  # noqa: E402

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from datasets import filter_signs, label_ids, read_signs  # noqa: E402
 from datasets.clip_dataset import ClipDataset  # noqa: E402
+from datasets.filters import is_letter  # noqa: E402
 from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
 from retrieval.embedding import embed  # noqa: E402
 from retrieval.metrics import nearest_class_accuracy  # noqa: E402
@@ -23,7 +24,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/signs/asl.npz"))
     data = filter_signs(read_signs(parser.parse_args().data), exclude_labels=["_idle"])
-    data = data.subset(np.flatnonzero(np.char.startswith(data.labels.astype(str), "letter_")))
+    data = data.subset(np.flatnonzero(is_letter(data.labels)))
     ids = label_ids(data.labels, sorted(set(data.labels)))
     vectors = embed(RawKeypointEmbedding(), ClipDataset(data, ids), "cpu")
     sources = np.unique(data.signers)
