@@ -141,7 +141,7 @@ def epoch_loader(args, train_set, signers, epoch, mining_scheduler, context=dist
         mining = PreBatchMining(args.batch_size, args.hard_mining_pre_batch_mining_count, mining_scheduler, args.seed)
         batch_size *= args.hard_mining_pre_batch_multipler
     if args.bucket_by_length:
-        order = bucketed_epoch_order(train_set.data.lengths, train_set.class_ids, args.seed, epoch, batch_size,
+        order = bucketed_epoch_order(train_set.lengths(epoch), train_set.class_ids, args.seed, epoch, batch_size,
                                      args.clips_per_class, signers)
     else:
         order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, signers)

@@ -81,14 +81,18 @@ def rotate_arm_joints(clip, rng):
     return out
 
 
-def time_stretch(clip, rng, low=TIME_STRETCH[0], high=TIME_STRETCH[1]):
-    """Resample the clip in time to between ``low`` and ``high`` times its length (log-uniform).
+def stretched_length(frames, rng, low=TIME_STRETCH[0], high=TIME_STRETCH[1]):
+    """A time stretch's new length: between ``low`` and ``high`` times ``frames`` (log-uniform), at least 2.
 
-    Sources record fixed clip lengths (20, 24, 30 frames...), so without this a model can tell sources,
+    Sources record fixed clip lengths (20, 24, 30 frames...), so without a stretch a model can tell sources,
     and through them glosses, apart by length alone, which fails on new signers."""
-    frames = len(clip)
     factor = np.exp(rng.uniform(np.log(low), np.log(high)))
-    length = max(2, int(round(frames * factor)))
+    return max(2, int(round(frames * factor)))
+
+
+def resample(clip, length):
+    """The clip linearly interpolated in time to ``length`` frames, first and last frames kept."""
+    frames = len(clip)
     position = np.linspace(0, frames - 1, length, dtype=np.float32)
     before = np.floor(position).astype(int)
     after = np.minimum(before + 1, frames - 1)
@@ -148,9 +152,19 @@ class Augment:
         self.gaussian_std = gaussian_std
         self.time_stretch_prob = time_stretch_prob
 
+    def _stretch(self, frames, rng):
+        """The length a time stretch gives a clip of ``frames`` frames, or None when it is not stretched."""
+        return stretched_length(frames, rng) if rng.random() < self.time_stretch_prob else None
+
+    def length(self, frames, rng):
+        """The length this augmentation gives a clip of ``frames`` frames when called with ``rng``, drawn
+        as the call draws it first: length buckets can then be formed on the lengths batches will have."""
+        return self._stretch(frames, rng) or frames
+
     def __call__(self, clip, rng):
-        if rng.random() < self.time_stretch_prob:
-            clip = time_stretch(clip, rng)
+        stretched = self._stretch(len(clip), rng)
+        if stretched is not None:
+            clip = resample(clip, stretched)
         if rng.random() < self.mirror_prob:
             clip = mirror(clip)
         if rng.random() < self.prob:

@@ -26,11 +26,21 @@ class ClipDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.data)
 
+    def _rng(self, epoch, index):
+        return np.random.default_rng([self.seed, epoch, index])
+
     def __getitem__(self, index):
         if self._normalized is not None:
             return self._normalized[index], self.class_ids[index]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        return normalize(self.augment(self.data.clip(index), rng)), self.class_ids[index]
+        return normalize(self.augment(self.data.clip(index), self._rng(self.epoch, index))), self.class_ids[index]
+
+    def lengths(self, epoch):
+        """Each clip's length in ``epoch`` once augmented (a time stretch changes it), from the draws its item
+        will make, so that batches can be bucketed on the lengths they will have."""
+        if self.augment is None:
+            return np.asarray(self.data.lengths)
+        return np.array([self.augment.length(int(frames), self._rng(epoch, index))
+                         for index, frames in enumerate(self.data.lengths)], dtype=np.int64)
 
 
 def collate(items):

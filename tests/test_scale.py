@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import train
-from datasets.clip_dataset import ClipDataset, bucketed_epoch_order, collate, epoch_order
+from datasets.clip_dataset import BUCKET_FRAMES, ClipDataset, bucketed_epoch_order, collate, epoch_order
 from models import build_model
 from training import distributed
 from training.engine import EpochPosition, train_one_epoch
@@ -90,6 +90,26 @@ def test_epoch_loader_gives_each_rank_its_own_clips():
     assert not set(seen[0]) & set(seen[1]) and len(seen[0]) == len(seen[1]) == 24
     single = list(train.epoch_loader(args, dataset, data.signers, 1, None)[0].sampler)
     assert sorted(seen[0] + seen[1]) == sorted(single[:48])
+
+
+def test_length_buckets_form_on_the_lengths_clips_have_after_a_time_stretch():
+    """Every clip is 60 frames until the time stretch makes it 40-90: buckets on the stored lengths would be
+    random batches; on the stretched ones, each batch's clips span at most two bucket steps."""
+    from augmentations import Augment
+
+    args = train.get_args_parser().parse_args(["--batch_size", "16", "--bucket_by_length", "--clips_per_class", "0"])
+    data = generated_sign_data(np.random.default_rng(0), classes=4, per_class=32, frames=(60, 61))
+    dataset = ClipDataset(data, np.repeat(np.arange(4), 32), Augment(0.0, 0.0, 0.0, 0.0, time_stretch_prob=1.0))
+    dataset.set_epoch(3)
+    loader, _ = train.epoch_loader(args, dataset, None, 3, None)
+    order = np.array(list(loader.sampler))
+    stretched = dataset.lengths(3)
+    assert len(np.unique(stretched)) > 20
+    np.testing.assert_array_equal(stretched[order[:16]], [len(dataset[int(i)][0]) for i in order[:16]])
+    spans = [int(padding_mask.shape[1] - (~padding_mask).sum(1).min()) for _, padding_mask, _ in loader]
+    assert len(spans) == 8 and max(spans) < 2 * BUCKET_FRAMES
+    random_spans = np.ptp(stretched[np.random.default_rng(0).permutation(128)].reshape(8, 16), axis=1)
+    assert np.mean(spans) < random_spans.mean() / 2
 
 
 def _tiny_setup(dropout=0.0, seed=0):
