@@ -95,7 +95,7 @@ class RecipeConfig(Settings):
                                     "classes x K clips); 0: plain shuffle (published)", at_least(0))
     cache_dir: str = common("cache_dir", DATA, free_on_resume=True)
 
-    loss: str = _loss("supcon", "triplet: the published triplet loss (see --hard_triplet_mining); supcon: "
+    loss: str = _loss("supcon+proxy", "triplet: the published triplet loss (see --hard_triplet_mining); supcon: "
                                 "supervised contrastive over every pair of the batch; proxy: normalized softmax "
                                 "over one learned proxy per class with a cosine margin; supcon+proxy: their sum",
                       choices=["triplet", "supcon", "proxy", "supcon+proxy"])
