@@ -36,15 +36,21 @@ def fold_arguments(description):
     return parser
 
 
-def held_out_letters(args):
-    """``(data, class ids, training clips, held-out letter clips of a letter some training source signs)``,
-    with the labels cross_validate.py trains and scores (``_idle`` dropped, the two alphabets apart)."""
+def held_out_split(args):
+    """``(data, class ids, training clips, held-out clips of a gloss some training source signs)``, with the
+    labels cross_validate.py trains and scores (``_idle`` dropped, the two alphabets apart)."""
     data = filter_signs(read_signs(args.data), exclude_labels=["_idle"], bsl_letters=BSL_FINGERSPELLERS)
     ids = label_ids(data.labels, class_names(data.labels))
     held_out = np.isin(data.signers, signer_folds(data.signers, args.folds, args.seed)[args.fold - 1])
     reference = np.flatnonzero(~held_out)
-    query = np.flatnonzero(held_out & is_letter(data.labels) & np.isin(ids, ids[reference]))
+    query = np.flatnonzero(held_out & np.isin(ids, ids[reference]))
     return data, ids, reference, query
+
+
+def held_out_letters(args):
+    """:func:`held_out_split` with only the held-out fingerspelled letters as queries."""
+    data, ids, reference, query = held_out_split(args)
+    return data, ids, reference, query[is_letter(data.labels[query])]
 
 
 def main():

@@ -1,0 +1,112 @@
+"""Where a fold's model and the raw-keypoint baseline find the held-out signers' glosses, and where neither
+does: per held-out signer and gloss, the queries, how many training sources sign the gloss, both methods'
+top-1 and the model's commonest wrong answers; then the share of queries that neither method finds. Backs
+"What limits these figures" in README.
+
+``--checks`` adds three changes of the evaluation, tried on the trained model and not adopted: the model's
+embedding with the baseline's appended (scaled, so each distance weighs as given), embeddings centred on
+their signer's mean (which needs many unlabelled clips of the query's signer), and every clip resampled to
+``--fixed_length`` frames before embedding (length marks the recording source).
+
+    python results/fold_breakdown.py --checkpoint out-cv/recommended/fold_5/last.pt --fold 5 --checks
+"""
+import collections
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from augmentations import resample  # noqa: E402
+from datasets import class_names  # noqa: E402
+from datasets.sign_data import SignData  # noqa: E402
+from letter_confusions import fold_arguments, held_out_split  # noqa: E402
+from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
+from retrieval.embedding import embed_signs  # noqa: E402
+from retrieval.metrics import nearest_class_accuracy, rank_classes  # noqa: E402
+from training.checkpoint import load_model  # noqa: E402
+from utils.cli import int_list  # noqa: E402
+
+APPENDED_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+
+
+def embed_both(model, data):
+    return np.asarray(embed_signs(model, data, "cpu")), np.asarray(embed_signs(RawKeypointEmbedding(), data, "cpu"))
+
+
+def top1(vectors, ids, reference, query):
+    return nearest_class_accuracy(vectors[query], ids[query], vectors[reference], ids[reference], ks=(1,))["top1"]
+
+
+def answers(vectors, ids, reference, query):
+    return rank_classes(vectors[query], vectors[reference], ids[reference], 1)[:, 0].numpy()
+
+
+def breakdown(data, ids, reference, query, model_vectors, baseline_vectors):
+    names = class_names(data.labels)
+    model_answer = answers(model_vectors, ids, reference, query)
+    baseline_answer = answers(baseline_vectors, ids, reference, query)
+    signers, truth = np.asarray(data.signers)[query], ids[query]
+    print(f"{'held-out signer':40s} {'gloss':14s} {'queries':>7s} {'sources':>7s} {'model':>6s} {'raw':>6s}  "
+          "model's commonest wrong answers")
+    for signer in np.unique(signers):
+        for gloss in np.unique(truth[signers == signer]):
+            rows = (signers == signer) & (truth == gloss)
+            sources = len(np.unique(np.asarray(data.signers)[reference][ids[reference] == gloss]))
+            wrong = collections.Counter(names[a] for a in model_answer[rows] if a != gloss).most_common(2)
+            print(f"{signer[:40]:40s} {names[gloss][:14]:14s} {rows.sum():7d} {sources:7d} "
+                  f"{(model_answer[rows] == gloss).mean():6.2f} {(baseline_answer[rows] == gloss).mean():6.2f}  "
+                  + ", ".join(f"{name} {count}" for name, count in wrong))
+    neither = (model_answer != truth) & (baseline_answer != truth)
+    print(f"\n{len(query)} queries; model top-1 {(model_answer == truth).mean():.3f}, baseline "
+          f"{(baseline_answer == truth).mean():.3f}; found by neither: {neither.mean():.3f}")
+
+
+def centred_on_signer(vectors, signers, normalize):
+    centred = vectors.copy()
+    for signer in np.unique(signers):
+        centred[signers == signer] -= centred[signers == signer].mean(axis=0)
+    return centred / np.linalg.norm(centred, axis=1, keepdims=True) if normalize else centred
+
+
+def median_distance(vectors, reference, query, pairs=20000, seed=0):
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice(query, pairs), rng.choice(reference, pairs)
+    return float(np.median(np.linalg.norm(vectors[a] - vectors[b], axis=1)))
+
+
+def checks(model, data, ids, reference, query, model_vectors, baseline_vectors, fixed_lengths):
+    print(f"\nmodel {top1(model_vectors, ids, reference, query):.3f}, "
+          f"baseline {top1(baseline_vectors, ids, reference, query):.3f}")
+    scale = median_distance(model_vectors, reference, query) / median_distance(baseline_vectors, reference, query)
+    for weight in APPENDED_WEIGHTS:
+        appended = np.concatenate([model_vectors, weight * scale * baseline_vectors], axis=1)
+        print(f"baseline appended at weight {weight}: {top1(appended, ids, reference, query):.3f}")
+    signers = np.asarray(data.signers)
+    print(f"centred per signer: model {top1(centred_on_signer(model_vectors, signers, True), ids, reference, query):.3f}"
+          f", baseline {top1(centred_on_signer(baseline_vectors, signers, False), ids, reference, query):.3f}")
+    for length in fixed_lengths:
+        clips = [resample(data.clip(i), length) for i in range(len(data.labels))]
+        fixed = SignData.from_clips(clips, data.labels, data.clip_ids, data.signers, data.languages)
+        model_fixed, baseline_fixed = embed_both(model, fixed)
+        print(f"every clip resampled to {length} frames: model {top1(model_fixed, ids, reference, query):.3f}, "
+              f"baseline {top1(baseline_fixed, ids, reference, query):.3f}")
+
+
+def main():
+    parser = fold_arguments(__doc__)
+    parser.add_argument("--checkpoint", required=True, help="a fold's last.pt (cross_validate.py)")
+    parser.add_argument("--checks", action="store_true", help="also score the three evaluation changes")
+    parser.add_argument("--fixed_length", type=int_list, default=[20, 30], help="with --checks: frame counts")
+    args = parser.parse_args()
+    data, ids, reference, query = held_out_split(args)
+    model, _ = load_model(args.checkpoint)
+    model_vectors, baseline_vectors = embed_both(model, data)
+    breakdown(data, ids, reference, query, model_vectors, baseline_vectors)
+    if args.checks:
+        checks(model, data, ids, reference, query, model_vectors, baseline_vectors, args.fixed_length)
+
+
+if __name__ == "__main__":
+    main()
