@@ -4,6 +4,8 @@ and evaluation code runs it: it sees exactly the normalized clips the model sees
 import torch
 from torch import nn
 
+from models.resampling import resample_in_time
+
 BASELINE_FRAMES = 16
 
 
@@ -18,14 +20,4 @@ class RawKeypointEmbedding(nn.Module):
 
     def forward(self, keypoints, padding_mask):
         keypoints = torch.nan_to_num(keypoints, nan=0.0)
-        batch = keypoints.shape[0]
-        last = (~padding_mask).sum(dim=1).clamp(min=1).to(keypoints.dtype) - 1
-        steps = torch.linspace(0, 1, self.output_frames, device=keypoints.device, dtype=keypoints.dtype)
-        # Fractional source frame of every output frame, per clip: its own length, not the padded one.
-        position = last[:, None] * steps[None, :]
-        before = position.floor().long()
-        after = torch.minimum(before + 1, last.long()[:, None])
-        weight = (position - before)[:, :, None, None]
-        rows = torch.arange(batch, device=keypoints.device)[:, None]
-        resampled = keypoints[rows, before] * (1 - weight) + keypoints[rows, after] * weight
-        return resampled.reshape(batch, -1)
+        return resample_in_time(keypoints, padding_mask, self.output_frames).reshape(keypoints.shape[0], -1)

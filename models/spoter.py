@@ -11,7 +11,8 @@ to ONNX with dynamic shapes.
 
 Options beyond SPOTER (each off in the published configuration): clips mirrored to sign right-handed;
 velocity, presence and hand-shape (distances within each hand) channels beside the positions; a stem of
-depthwise temporal convolutions before the encoder; each hand's frame-averaged points added to the output.
+depthwise temporal convolutions before the encoder; each hand's frame-averaged points added to the output;
+every clip resampled to one fixed number of frames first.
 """
 import math
 
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from datasets import layout
+from models.resampling import resample_in_time
 
 
 def sinusoidal_positions(frames, dim, device, dtype):
@@ -160,8 +162,9 @@ class SPOTERBackbone(nn.Module):
     def __init__(self, hidden_dim=108, heads=9, encoder_layers=6, decoder_layers=6, feedforward_dim=2048,
                  dropout=0.1, norm_first=False, velocity_features=False, presence_features=False,
                  conv_layers=0, conv_kernel=5, hand_shape_features=False, canonical_handedness=False,
-                 pooled_hands=False):
+                 pooled_hands=False, fixed_frames=0):
         super().__init__()
+        self.fixed_frames = fixed_frames
         self.velocity_features = velocity_features
         self.presence_features = presence_features
         self.hand_shape_features = hand_shape_features
@@ -191,6 +194,10 @@ class SPOTERBackbone(nn.Module):
         self.query = nn.Parameter(torch.randn(1, 1, hidden_dim) * 0.02)
 
     def forward(self, keypoints, padding_mask):
+        if self.fixed_frames:
+            # Sources record clips of their own fixed lengths: one length for every clip stops telling them apart.
+            keypoints = resample_in_time(keypoints, padding_mask, self.fixed_frames)
+            padding_mask = padding_mask.new_zeros(keypoints.shape[:2])
         if self.canonical_handedness:
             keypoints = right_handed(keypoints, padding_mask)
         features = frame_features(keypoints, self.velocity_features, self.presence_features, self.hand_shape_features)

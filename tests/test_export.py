@@ -61,6 +61,16 @@ def test_onnxruntime_matches_pytorch_on_real_padded_batches(exported):
 
 
 @requires(ASL_NPZ)
+def test_a_model_that_resamples_to_fixed_frames_exports_with_frames_still_dynamic(tmp_path):
+    checkpoint = write_checkpoint(tmp_path / "best.pt", fixed_frames=20)
+    export.main(["--checkpoint", str(checkpoint), "--output", str(tmp_path / "model.onnx")])
+    model, _ = export.load_embedding_model(checkpoint)
+    clips, session = real_clips(), open_session(tmp_path / "model.onnx")
+    for batch_size in (1, 64):
+        assert np.abs(embed_onnx(session, clips, batch_size) - embed_torch(model, clips, batch_size)).max() < 1e-4
+
+
+@requires(ASL_NPZ)
 def test_graph_output_is_the_training_path_embedding(exported):
     """Raw clips through the graph give what the training/evaluation path (numpy normalize + collate +
     model) gives for the same clips."""

@@ -25,7 +25,8 @@ def _inputs(batch=3, frames=10):
 
 
 @pytest.mark.parametrize("changes", [{}, dict(norm_first=True), RECOMMENDED_PARTS,
-                                     dict(RECOMMENDED_PARTS, pooled_hands=True)])
+                                     dict(RECOMMENDED_PARTS, pooled_hands=True),
+                                     dict(RECOMMENDED_PARTS, fixed_frames=6)])
 def test_padded_frames_do_not_change_the_embedding(changes):
     model = _model(**changes)
     keypoints, mask = _inputs()
@@ -102,9 +103,28 @@ def test_config_round_trips_and_a_config_of_another_version_is_refused_by_name()
 
 
 def test_a_config_stored_before_a_setting_existed_loads_as_it_behaved():
-    assert "pooled_hands" not in CONFIG
+    assert "pooled_hands" not in CONFIG and "fixed_frames" not in CONFIG
     assert ModelConfig.from_dict(CONFIG).pooled_hands is False
     assert _model().backbone.hand_summary is None
+    assert ModelConfig.from_dict(CONFIG).fixed_frames == 0
+
+
+def _ramp(frames):
+    """A clip whose every coordinate moves linearly from its start to its end over ``frames`` frames."""
+    torch.manual_seed(2)
+    start, end = torch.randn(54, 2), torch.randn(54, 2)
+    share = torch.linspace(0, 1, frames)[:, None, None]
+    return (start * (1 - share) + end * share)[None]
+
+
+def test_with_fixed_frames_a_clip_and_its_slower_copy_are_one_embedding():
+    slow, fast = _ramp(19), _ramp(10)
+    masks = torch.zeros(1, 19, dtype=torch.bool), torch.zeros(1, 10, dtype=torch.bool)
+    with torch.no_grad():
+        fixed = _model(**RECOMMENDED_PARTS, fixed_frames=8)
+        torch.testing.assert_close(fixed(slow, masks[0]), fixed(fast, masks[1]), atol=1e-5, rtol=1e-4)
+        as_recorded = _model(**RECOMMENDED_PARTS)
+        assert not torch.allclose(as_recorded(slow, masks[0]), as_recorded(fast, masks[1]), atol=1e-3)
 
 
 def test_pooled_hands_average_each_hand_over_the_frames_that_see_it():
