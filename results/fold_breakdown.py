@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from augmentations import resample  # noqa: E402
 from datasets import class_names  # noqa: E402
 from datasets.sign_data import SignData  # noqa: E402
-from letter_confusions import fold_arguments, held_out_split  # noqa: E402
+from letter_confusions import fold_arguments, held_out_split, top1  # noqa: E402
 from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
 from retrieval.embedding import embed_signs  # noqa: E402
-from retrieval.metrics import nearest_class_accuracy, rank_classes  # noqa: E402
+from retrieval.metrics import rank_classes  # noqa: E402
 from training.checkpoint import load_model  # noqa: E402
 from utils.cli import int_list  # noqa: E402
 
@@ -35,8 +35,8 @@ def embed_both(model, data):
     return np.asarray(embed_signs(model, data, "cpu")), np.asarray(embed_signs(RawKeypointEmbedding(), data, "cpu"))
 
 
-def top1(vectors, ids, reference, query):
-    return nearest_class_accuracy(vectors[query], ids[query], vectors[reference], ids[reference], ks=(1,))["top1"]
+def held_out_top1(vectors, ids, reference, query):
+    return top1(vectors[query], ids[query], vectors[reference], ids[reference])
 
 
 def answers(vectors, ids, reference, query):
@@ -77,21 +77,24 @@ def median_distance(vectors, reference, query, pairs=20000, seed=0):
 
 
 def checks(model, data, ids, reference, query, model_vectors, baseline_vectors, fixed_lengths):
-    print(f"\nmodel {top1(model_vectors, ids, reference, query):.3f}, "
-          f"baseline {top1(baseline_vectors, ids, reference, query):.3f}")
+    print(f"\nmodel {held_out_top1(model_vectors, ids, reference, query):.3f}, "
+          f"baseline {held_out_top1(baseline_vectors, ids, reference, query):.3f}")
     scale = median_distance(model_vectors, reference, query) / median_distance(baseline_vectors, reference, query)
     for weight in APPENDED_WEIGHTS:
         appended = np.concatenate([model_vectors, weight * scale * baseline_vectors], axis=1)
-        print(f"baseline appended at weight {weight}: {top1(appended, ids, reference, query):.3f}")
+        print(f"baseline appended at weight {weight}: {held_out_top1(appended, ids, reference, query):.3f}")
     signers = np.asarray(data.signers)
-    print(f"centred per signer: model {top1(centred_on_signer(model_vectors, signers, True), ids, reference, query):.3f}"
-          f", baseline {top1(centred_on_signer(baseline_vectors, signers, False), ids, reference, query):.3f}")
+    centred_model = centred_on_signer(model_vectors, signers, True)
+    centred_baseline = centred_on_signer(baseline_vectors, signers, False)
+    print(f"centred per signer: model {held_out_top1(centred_model, ids, reference, query):.3f}, "
+          f"baseline {held_out_top1(centred_baseline, ids, reference, query):.3f}")
     for length in fixed_lengths:
         clips = [resample(data.clip(i), length) for i in range(len(data.labels))]
         fixed = SignData.from_clips(clips, data.labels, data.clip_ids, data.signers, data.languages)
         model_fixed, baseline_fixed = embed_both(model, fixed)
-        print(f"every clip resampled to {length} frames: model {top1(model_fixed, ids, reference, query):.3f}, "
-              f"baseline {top1(baseline_fixed, ids, reference, query):.3f}")
+        print(f"every clip resampled to {length} frames: "
+              f"model {held_out_top1(model_fixed, ids, reference, query):.3f}, "
+              f"baseline {held_out_top1(baseline_fixed, ids, reference, query):.3f}")
 
 
 def main():
