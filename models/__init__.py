@@ -45,8 +45,8 @@ class ModelConfig(Settings):
     pooled_hands: bool = setting(
         False, "add each hand's points averaged over the frames that see it (a held hand shape, as in a "
                "fingerspelled letter) to the decoder's output")
-    fixed_frames: int = setting(0, "resample every clip to this many frames (linear in time) before anything else, "
-                                   "so that its length no longer tells its recording source; 0: as they come",
+    fixed_frames: int = setting(20, "resample every clip to this many frames (linear in time) before anything else, "
+                                    "so that its length no longer tells its recording source; 0: as they come",
                                 at_least(0))
 
     ADDED_LATER = {"pooled_hands": False, "fixed_frames": 0}

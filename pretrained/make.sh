@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the bundled pretrained model from scratch: train the recommended recipe (train.py's defaults, with
-# the supervised contrastive loss alone, as when it was made) on
+# Rebuild the bundled pretrained model from scratch: train the recommended recipe (train.py's defaults) on
 # the bundled MIT-licensed data/asl_mit, keep its best checkpoint as float16 weights (pretrained/model.pt),
 # index data/asl_mit with it (pretrained/index.npz), export it to int8 ONNX for the page
 # (pretrained/model.int8.onnx and .json), and write the model card's figures
@@ -15,8 +14,7 @@ RUN=${PRETRAINED_RUN:-/tmp/pt}
 DATA=data/asl_mit/asl_mit.csv.gz
 SIGNS=../shared/data/signs
 
-# --loss supcon: the bundled model predates supcon+proxy as the default; this keeps make.sh rebuilding it exactly.
-python train.py --experiment_name pretrained --output_dir "$RUN" --overwrite --no_progress --loss supcon "$@"
+python train.py --experiment_name pretrained --output_dir "$RUN" --overwrite --no_progress "$@"
 python -m training.checkpoint "$RUN/pretrained/best.pt" pretrained/model.pt
 python search.py index "$DATA" -o pretrained/index.npz --overwrite
 # The page's model: the int8 ONNX export (and its sidecar); the fp32 export is only a step on the way.

@@ -13,10 +13,11 @@ import preprocess
 import train
 from datasets import read_signs
 from datasets.formats.spoter_csv import write_spoter_csv
-from models import build_model
+from models import ModelConfig, build_model
 from tests.conftest import TINY_MODEL_CONFIG, generated_sign_data
 from training import checkpoint as checkpoint_module
 from training.checkpoint import save_checkpoint
+from training.recipe import RecipeConfig
 from utils.atomic import TERMINATED, Terminated
 from utils.errors import DataError
 
@@ -100,6 +101,20 @@ def test_resume_refuses_another_model_recipe_or_data_before_touching_the_run(tmp
         run_train(tmp_path, (tmp_path / "other.csv", data_files[1]), "--resume", "--epochs", "2")
     assert snapshot(folder) == old  # args.json and metrics.jsonl untouched
     run_train(tmp_path, data_files, "--resume", "--epochs", "2")
+    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_a_run_stored_before_a_setting_existed_resumes_with_that_settings_old_value(tmp_path, data_files):
+    folder = run_train(tmp_path, data_files, "--fixed_frames", "0")
+    state = torch.load(folder / "last.pt", weights_only=True)
+    for stored, config in ((state["config"], ModelConfig), (state["recipe"], RecipeConfig)):
+        for name in config.ADDED_LATER:
+            del stored[name]
+    torch.save(state, folder / "last.pt")
+    # Today's default (20) is not what the run used: refused by name, and resumed with the run's value.
+    with pytest.raises(DataError, match=r"--fixed_frames 20 \(the run has 0\)"):
+        run_train(tmp_path, data_files, "--resume", "--epochs", "2")
+    run_train(tmp_path, data_files, "--resume", "--epochs", "2", "--fixed_frames", "0")
     assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 2
 
 

@@ -142,7 +142,7 @@ def test_train_sh_runs_the_published_recipe_with_every_option_of_ours_off(monkey
     assert ModelConfig.from_args(args) == ModelConfig(
         vector_length=32, normalize_embeddings=False, hidden_dim=108, heads=9, encoder_layers=6, decoder_layers=6,
         feedforward_dim=2048, dropout=0.2, norm_first=False, velocity_features=False, presence_features=False,
-        conv_layers=0, hand_shape_features=False, canonical_handedness=False)
+        conv_layers=0, hand_shape_features=False, canonical_handedness=False, fixed_frames=0)
     assert args.hand_warp_prob == 0 and args.hand_drop_prob == 0
     assert args.optimizer == "SGD" and args.lr == 0.001 and args.batch_size == 32 and args.vector_length == 32
     assert args.triplet_loss_margin == 1 and args.dropout == 0.2 and args.augmentations_prob == 0.75

@@ -48,6 +48,7 @@ class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
 
     WHAT = "recipe"
+    ADDED_LATER = {"temporal_crop_prob": 0.0}
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -137,6 +138,9 @@ class RecipeConfig(Settings):
     hand_drop_prob: float = _augment(0.5, "probability of losing one hand over a run of up to half the frames")
     time_stretch_prob: float = _augment(0.5, "probability of resampling a clip to 2/3-1.5x its length, so length "
                                              "says nothing of the gloss")
+    temporal_crop_prob: float = _augment(0.0, "probability of keeping only a random run of 70-100%% of a clip's "
+                                              "frames (where a source starts and ends its clips says nothing of "
+                                              "the sign)")
     gaussian_mean: float = _augment(0.0, "mean of the coordinate noise", FINITE)
     gaussian_std: float = _augment(0.001, "spread of the coordinate noise", NON_NEGATIVE)
 
