@@ -3,8 +3,8 @@
 Prints: cold and cached load time of the CSV; then, side by side in one run, the optimizer steps per
 second and the share of padded frames of an epoch of train.sh's settings (recipes/published.txt, batch 32),
 the same with --bucket_by_length, the recommended recipe (train.py's defaults, batch 128), the same with
-clips as recorded (--fixed_frames 0) without and with bucketing, and train.sh's settings on 2 torchrun processes on the CPU (2 x 16 = the same effective batch
-of 32); a pre-batch mining epoch split into data, forward, backward and mining; and the pre-batch grouping
+clips as recorded (--fixed_frames 0) without and with bucketing, and train.sh's settings on 2 torchrun
+processes on the CPU (2 x 16 = the same effective batch of 32); a pre-batch mining epoch split into data, forward, backward and mining; and the pre-batch grouping
 time for 512 clips. Targets: cached load < 1 s, data < 10% of step time, grouping 512 clips < 50 ms, and
 train.sh's epoch at least 2x faster with bucketing.
 

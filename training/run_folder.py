@@ -64,10 +64,9 @@ def check_resumable(path, model_config, recipe, data_fingerprint):
     state = load_checkpoint(path)
     if "recipe" not in state or "data" not in state:
         raise DataError(f"{path}: written by an older version (no recipe and data record); it cannot be resumed")
-    # A run stored before a setting existed ran with the value that setting's ADDED_LATER names.
-    changed = _differences({**type(model_config).ADDED_LATER, **state["config"]}, model_config.to_dict())
+    changed = _differences(type(model_config).completed(state["config"]), model_config.to_dict())
     stored_recipe = {key: list(value) if isinstance(value, tuple) else value
-                     for key, value in {**type(recipe).ADDED_LATER, **state["recipe"]}.items()}
+                     for key, value in type(recipe).completed(state["recipe"]).items()}
     current_recipe = {key: list(value) if isinstance(value, tuple) else value
                       for key, value in recipe.must_match_on_resume().items()}
     changed += _differences(stored_recipe, current_recipe)

@@ -197,9 +197,14 @@ class Settings:
         return from_args(cls, args)
 
     @classmethod
+    def completed(cls, values):
+        """A stored plain dict with the settings added since it was stored, at the values it behaved as."""
+        return {**cls.ADDED_LATER, **values}
+
+    @classmethod
     def from_dict(cls, values):
         """From a stored plain dict; a dict of another version of the config is refused by name."""
-        return from_dict(cls, {**cls.ADDED_LATER, **values}, cls.WHAT)
+        return from_dict(cls, cls.completed(values), cls.WHAT)
 
     def to_dict(self):
         return asdict(self)
