@@ -58,12 +58,16 @@ EPOCH_ROWS = [
 ]
 
 
+def wlasl_like_lengths(count, rng):
+    """``count`` clip lengths spread as WLASL100's: 15-200 frames, mean about 62."""
+    return np.clip(rng.gamma(4.0, 62 / 4.0, size=count).astype(int), 15, 200)
+
+
 def generated_wlasl100_like(clips, classes, seed=0):
-    """GENERATED clips: 15-200 frames (mean about 62), smooth random motion of a plausible skeleton."""
+    """GENERATED clips of :func:`wlasl_like_lengths`, smooth random motion of a plausible skeleton."""
     rng = np.random.default_rng(seed)
-    lengths = np.clip(rng.gamma(4.0, 62 / 4.0, size=clips).astype(int), 15, 200)
     items = []
-    for length in lengths:
+    for length in wlasl_like_lengths(clips, rng):
         start = rng.uniform(0.3, 0.7, size=(1, 54, 2))
         walk = np.cumsum(rng.normal(0, 0.003, size=(length, 54, 2)), axis=0)
         items.append((start + walk).astype(np.float32))
@@ -166,9 +170,10 @@ def time_grouping(repeats, seed=0):
 
 
 def print_epochs(rows):
-    print(f"{'epoch of':<48} {'steps/s':>8} {'padding':>8} {'epoch':>9}  (steps timed)")
+    width = max(len(row["name"]) for row in rows)
+    print(f"{'epoch of':<{width}} {'steps/s':>8} {'padding':>8} {'epoch':>9}  (steps timed)")
     for row in rows:
-        print(f"{row['name']:<48} {row['rate']:>8.3f} {100 * row['padding']:>7.1f}% "
+        print(f"{row['name']:<{width}} {row['rate']:>8.3f} {100 * row['padding']:>7.1f}% "
               f"{row['epoch_seconds']:>8.1f}s  ({row['steps']} of {row['epoch_steps']}{row['note']})")
     by_name = {row["name"]: row for row in rows}
     plain, bucketed = by_name[EPOCH_ROWS[0][0]], by_name[EPOCH_ROWS[1][0]]

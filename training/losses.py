@@ -67,19 +67,24 @@ def supervised_contrastive_loss(embeddings, labels, temperature):
 
 
 class ProxyLoss(torch.nn.Module):
-    """Normalized softmax over one learned proxy vector per class, with an additive cosine margin (CosFace,
-    Wang et al., 2018): every clip is pulled towards its class's proxy and pushed from all others, so each
-    step sees every class, not only the few a batch holds. The proxies are trained with the model and
-    dropped at export; the embedding alone is what search uses."""
+    """Normalized softmax over learned proxy vectors, with an additive cosine margin (CosFace, Wang et al.,
+    2018): every clip is pulled towards its class's proxy and pushed from all others, so each step sees every
+    class, not only the few a batch holds. With ``subcenters`` > 1 each class has that many proxies and a clip
+    answers to the nearest of its class's (sub-center ArcFace, Deng et al., 2020): a gloss that sources sign
+    in different ways may keep one cluster per way. The proxies are trained with the model and dropped at
+    export; the embedding alone is what search uses."""
 
-    def __init__(self, num_classes, dim, temperature, margin):
+    def __init__(self, num_classes, dim, temperature, margin, subcenters=1):
         super().__init__()
-        self.proxies = torch.nn.Parameter(torch.randn(num_classes, dim) / dim ** 0.5)
+        self.proxies = torch.nn.Parameter(torch.randn(num_classes * subcenters, dim) / dim ** 0.5)
+        self.subcenters = subcenters
         self.temperature = temperature
         self.margin = margin
 
     def forward(self, embeddings, labels):
-        cosine = torch.nn.functional.normalize(embeddings, dim=1) @ torch.nn.functional.normalize(self.proxies, dim=1).T
+        unit = torch.nn.functional.normalize(embeddings, dim=1)
+        cosine = unit @ torch.nn.functional.normalize(self.proxies, dim=1).T
+        cosine = cosine.view(len(embeddings), -1, self.subcenters).amax(dim=2)
         cosine = cosine - self.margin * torch.nn.functional.one_hot(labels, cosine.shape[1])
         return torch.nn.functional.cross_entropy(cosine / self.temperature, labels), {}
 
@@ -121,7 +126,8 @@ def build_criterion(args):
         return FunctionLoss(classification_loss)
     supcon = FunctionLoss(supervised_contrastive_loss, temperature=args.temperature)
     if args.loss in ("proxy", "supcon+proxy"):
-        proxy = ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin)
+        proxy = ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin,
+                          args.proxy_subcenters)
         return proxy if args.loss == "proxy" else CombinedLoss(supcon, proxy)
     if args.loss == "supcon":
         return supcon

@@ -48,7 +48,7 @@ class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
 
     WHAT = "recipe"
-    ADDED_LATER = {"temporal_crop_prob": 0.0}
+    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1}
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -103,6 +103,9 @@ class RecipeConfig(Settings):
     temperature: float = _loss(0.1, "supcon: softmax temperature", POSITIVE)
     proxy_temperature: float = _loss(0.05, "proxy: softmax temperature", POSITIVE)
     proxy_margin: float = _loss(0.1, "proxy: cosine margin of the true class", Range(0, 1))
+    proxy_subcenters: int = _loss(1, "proxy: proxies per class, a clip answering to the nearest of its class's "
+                                     "(sub-center ArcFace; a gloss signed several ways keeps a cluster per way)",
+                                  at_least(1))
     hard_triplet_mining: str | None = _loss("in_batch", "None: one sampled triplet per anchor; in_batch: every "
                                                         "valid triplet of the batch",
                                             type=none_or_str, choices=[None, "in_batch"])
