@@ -232,6 +232,9 @@ def extracted(tmp_path_factory):
     process = subprocess.Popen(
         [sys.executable, *map(str, command)], cwd=REPOSITORY, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, OMP_NUM_THREADS="1"),
+        # A shell ignores SIGINT in the jobs it starts in the background, and children inherit that: the
+        # extraction must see the signal as a Ctrl-C would deliver it, however the tests were started.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for(output / "book" / "68011.npz", process, 240)
     process.send_signal(signal.SIGINT)  # the worker is now on the second video
