@@ -49,7 +49,11 @@ class ModelConfig(Settings):
                                     "so that its length no longer tells its recording source; 0: as they come",
                                 at_least(0))
 
-    ADDED_LATER = {"pooled_hands": False, "fixed_frames": 0}
+    palm_scaled_hands: bool = setting(
+        False, "scale each hand by its palm rather than its bounding box, so that how far the fingers reach out "
+               "stays in the input")
+
+    ADDED_LATER = {"pooled_hands": False, "fixed_frames": 0, "palm_scaled_hands": False}
 
     def __post_init__(self):
         settings.validate(self)

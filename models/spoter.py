@@ -12,7 +12,7 @@ to ONNX with dynamic shapes.
 Options beyond SPOTER (each off in the published configuration): clips mirrored to sign right-handed;
 velocity, presence and hand-shape (distances within each hand) channels beside the positions; a stem of
 depthwise temporal convolutions before the encoder; each hand's frame-averaged points added to the output;
-every clip resampled to one fixed number of frames first.
+every clip resampled to one fixed number of frames first; hands scaled by their palms.
 """
 import math
 
@@ -39,6 +39,11 @@ _HANDS = (layout.LEFT_HAND, layout.RIGHT_HAND)
 # Point pairs within a hand whose distances describe its shape whatever its rotation.
 _HAND_PAIRS = torch.triu_indices(layout.HAND_POINTS, layout.HAND_POINTS, offset=1)
 _MIRROR = torch.as_tensor(layout.MIRROR)
+_PALM = [layout.HAND_NAMES.index(name) for name in ("wrist", "indexMCP", "middleMCP", "ringMCP", "littleMCP")]
+_PALM_LENGTH = (layout.HAND_NAMES.index("wrist"), layout.HAND_NAMES.index("middleMCP"))
+_PALM_WIDTH = (layout.HAND_NAMES.index("indexMCP"), layout.HAND_NAMES.index("littleMCP"))
+PALM_SPAN = 3.0  # palm sizes from the palm's centre to the normalized hand's border: fingertips reach about 2
+MIN_PALM = 0.1  # of the hand's bounding box: a hand seen edge-on and end-on at once
 
 
 def right_handed(keypoints, padding_mask):
@@ -50,6 +55,24 @@ def right_handed(keypoints, padding_mask):
     mirrored = keypoints[:, :, _MIRROR.to(keypoints.device)] * torch.tensor([-1.0, 1.0], dtype=keypoints.dtype,
                                                                              device=keypoints.device)
     return torch.where((left > right)[:, None, None, None], mirrored, keypoints)
+
+
+def palm_scaled(keypoints):
+    """Each hand centred on its palm and scaled by the palm's size instead of its bounding box.
+
+    A bounding box grows and shrinks with the fingers (a fist fills it as an open hand does), so the box
+    hides how far fingers reach out, the very thing a hand shape is; the palm's size does not change as
+    fingers bend. The larger of its length (wrist to middle knuckle) and width (index to little knuckle) is
+    used, as turning the hand shortens one of them in the image. The input's square box is a similarity
+    transform of the image, so the result is the image's hand, palm-scaled."""
+    out = keypoints.clone()
+    for hand in _HANDS:
+        points = keypoints[:, :, hand]
+        centre = points[:, :, _PALM].mean(dim=2, keepdim=True)
+        length, width = ((points[:, :, a] - points[:, :, b]).norm(dim=-1) for a, b in (_PALM_LENGTH, _PALM_WIDTH))
+        size = torch.maximum(length, width).clamp(min=MIN_PALM)[..., None, None]
+        out[:, :, hand] = (points - centre) / (PALM_SPAN * size)
+    return out
 
 
 def hand_distances(positions):
@@ -162,9 +185,10 @@ class SPOTERBackbone(nn.Module):
     def __init__(self, hidden_dim=108, heads=9, encoder_layers=6, decoder_layers=6, feedforward_dim=2048,
                  dropout=0.1, norm_first=False, velocity_features=False, presence_features=False,
                  conv_layers=0, conv_kernel=5, hand_shape_features=False, canonical_handedness=False,
-                 pooled_hands=False, fixed_frames=0):
+                 pooled_hands=False, fixed_frames=0, palm_scaled_hands=False):
         super().__init__()
         self.fixed_frames = fixed_frames
+        self.palm_scaled_hands = palm_scaled_hands
         self.velocity_features = velocity_features
         self.presence_features = presence_features
         self.hand_shape_features = hand_shape_features
@@ -200,6 +224,8 @@ class SPOTERBackbone(nn.Module):
             padding_mask = padding_mask.new_zeros(keypoints.shape[:2])
         if self.canonical_handedness:
             keypoints = right_handed(keypoints, padding_mask)
+        if self.palm_scaled_hands:
+            keypoints = palm_scaled(keypoints)
         features = frame_features(keypoints, self.velocity_features, self.presence_features, self.hand_shape_features)
         # Scaled so that frame content, not the unit-size positional code, dominates the tokens at the start.
         tokens = self.input_projection(features) * self.token_scale

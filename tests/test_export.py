@@ -61,8 +61,10 @@ def test_onnxruntime_matches_pytorch_on_real_padded_batches(exported):
 
 
 @requires(ASL_NPZ)
-def test_a_model_that_resamples_to_fixed_frames_exports_with_frames_still_dynamic(tmp_path):
-    checkpoint = write_checkpoint(tmp_path / "best.pt", fixed_frames=20)
+@pytest.mark.parametrize("option", [dict(fixed_frames=20), dict(palm_scaled_hands=True)])
+def test_a_model_that_reshapes_its_inputs_exports_with_frames_still_dynamic(tmp_path, option):
+    """Resampling to fixed frames, or rescaling hands by their palms, inside the graph."""
+    checkpoint = write_checkpoint(tmp_path / "best.pt", **option)
     export.main(["--checkpoint", str(checkpoint), "--output", str(tmp_path / "model.onnx")])
     model, _ = export.load_embedding_model(checkpoint)
     clips, session = real_clips(), open_session(tmp_path / "model.onnx")

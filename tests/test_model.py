@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from models import ModelConfig, build_model
-from models.spoter import frame_features, pooled_hands
+from datasets.normalization import normalize_hand
+from models.spoter import frame_features, palm_scaled, pooled_hands
 from training.checkpoint import load_checkpoint, load_model, save_checkpoint
 from utils.errors import DataError
 
@@ -26,7 +27,8 @@ def _inputs(batch=3, frames=10):
 
 @pytest.mark.parametrize("changes", [{}, dict(norm_first=True), RECOMMENDED_PARTS,
                                      dict(RECOMMENDED_PARTS, pooled_hands=True),
-                                     dict(RECOMMENDED_PARTS, fixed_frames=6)])
+                                     dict(RECOMMENDED_PARTS, fixed_frames=6),
+                                     dict(RECOMMENDED_PARTS, palm_scaled_hands=True)])
 def test_padded_frames_do_not_change_the_embedding(changes):
     model = _model(**changes)
     keypoints, mask = _inputs()
@@ -140,6 +142,38 @@ def test_pooled_hands_average_each_hand_over_the_frames_that_see_it():
     torch.testing.assert_close(pooled[0, 85], torch.tensor(1.0))
     keypoints[0, :, 33:54] = float("nan")
     assert pooled_hands(keypoints, mask)[0, 43:].eq(0).all()  # a hand never seen: zeros, share 0
+
+
+def _hand(finger_reach):
+    """Image points of a hand: a palm of size 1 at (3, 2) whose four fingers reach ``finger_reach`` above it."""
+    hand = torch.zeros(21, 2)
+    knuckles = torch.tensor([[-0.25, 1.0], [0.0, 1.0], [0.25, 1.0], [0.5, 1.0]])
+    for finger, knuckle in enumerate(knuckles):
+        first = 1 + 4 * finger  # tip, DIP, PIP, MCP (layout.HAND_NAMES)
+        hand[first + 3] = knuckle
+        for joint in range(3):
+            hand[first + joint] = knuckle + torch.tensor([0.0, finger_reach * (3 - joint) / 3])
+    hand[17:] = torch.tensor([[-1.0, 0.8], [-0.9, 0.6], [-0.7, 0.4], [-0.4, 0.2]])  # thumb
+    return hand + torch.tensor([3.0, 2.0])
+
+
+def test_palm_scaled_hands_keep_how_far_the_fingers_reach_which_the_bounding_box_hides():
+    open_hand, fist = _hand(1.5), _hand(0.1)
+    clips = torch.zeros(2, 1, 54, 2)
+    for row, hand in enumerate((open_hand, fist)):
+        clips[row, 0, 12:33] = clips[row, 0, 33:54] = normalize_hand(hand)
+    box_reach = clips[:, 0, 33 + 1, 1] - clips[:, 0, 33, 1]  # index tip above the wrist, in the box
+    palm = palm_scaled(clips)
+    palm_reach = palm[:, 0, 33 + 1, 1] - palm[:, 0, 33, 1]
+    torch.testing.assert_close(palm_reach, torch.tensor([2.5, 1.1]) / 3)  # wrist at 0; palm size 1, span 3
+    assert box_reach[0] / box_reach[1] < 1.5 < palm_reach[0] / palm_reach[1]
+    # A similarity transform of the image (size, place) changes nothing: the box removed it, the palm keeps it out.
+    moved = torch.zeros(1, 1, 54, 2)
+    moved[0, 0, 33:54] = normalize_hand(open_hand * 4 - 7)
+    torch.testing.assert_close(palm_scaled(moved)[0, 0, 33:54], palm[0, 0, 33:54])
+    nan_hand = clips[:1].clone()
+    nan_hand[0, 0, 12:33] = float("nan")
+    assert torch.isnan(palm_scaled(nan_hand)[0, 0, 12:33]).all()
 
 
 def test_canonical_handedness_makes_a_clip_and_its_mirror_image_one_embedding():
