@@ -44,6 +44,9 @@ def get_args_parser():
     parser.add_argument("--folds", type=checked(int, at_least(2)), default=5, help="signer folds (default %(default)s)")
     parser.add_argument("--only", type=int_list, default=[], help="run only these folds (1-based, comma-separated)")
     add_common(parser, "seed", "bsl_letters")
+    parser.add_argument("--training_seed", type=checked(int, at_least(0)), default=None,
+                        help="seed of the training runs alone (model, shuffling, augmentation), the folds staying "
+                             "those of --seed; default: --seed. What a seed moves, on the same folds")
     parser.add_argument("--name", default="recommended", help="name of this recipe's results folder")
     parser.add_argument("--output", default="out-cv", help="results go to <output>/<name>/ (default %(default)s)")
     parser.add_argument("--baseline_only", action="store_true", help="score the raw-keypoint baseline alone")
@@ -63,6 +66,8 @@ def train_fold(args, fold, folder):
         "--validation_fold", f"{fold}/{args.folds}", "--output_dir", str(folder), "--experiment_name", f"fold_{fold}",
         "--resume" if interrupted else "--overwrite", "--no_progress", "--tracker", "none",
     ]
+    if args.training_seed is not None:
+        flags += ["--seed", str(args.training_seed), "--split_seed", str(args.seed)]
     train.main(train.get_args_parser().parse_args(flags))
     return folder / f"fold_{fold}" / "last.pt"
 

@@ -36,7 +36,8 @@ class TrainingData:
 
 def _split(data, args):
     train, validation, _ = signer_or_stratified_split(
-        data.labels, data.signers, args.validation_signers, args.validation_fraction, args.seed,
+        data.labels, data.signers, args.validation_signers, args.validation_fraction,
+        args.seed if args.split_seed is None else args.split_seed,
         args.validation_fold,
     )
     return data.subset(train), data.subset(validation)

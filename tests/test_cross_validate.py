@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import torch
 
 import cross_validate
 import evaluate
@@ -49,3 +50,19 @@ def test_a_fold_whose_training_was_interrupted_resumes_from_its_last_checkpoint(
     # A fresh run would rewrite epoch 1 (its timings differ); a resumed one keeps it and adds epoch 2.
     assert epochs[0] == first_epoch
     assert [json.loads(line)["epoch"] for line in epochs] == [1, 2]
+
+
+def test_a_training_seed_trains_other_models_on_the_same_folds(tmp_path):
+    data = tmp_path / "signs.csv"
+    write_spoter_csv(generated_sign_data(np.random.default_rng(0), classes=3, per_class=8, signers=4), data)
+    base = ["--data", str(data), "--folds", "2", "--only", "1", "--output", str(tmp_path / "cv")]
+    cross_validate.main(base + ["--name", "same"] + ["--"] + TINY)
+    cross_validate.main(base + ["--name", "other", "--training_seed", "5", "--"] + TINY)
+    runs = {name: tmp_path / "cv" / name for name in ("same", "other")}
+    held_out = {name: json.loads((run / "fold_1.json").read_text())["sets"][0]["protocol"]["held_out_signers"]
+                for name, run in runs.items()}
+    assert held_out["same"] == held_out["other"] and held_out["same"]
+    checkpoints = {name: torch.load(run / "fold_1" / "last.pt", weights_only=True) for name, run in runs.items()}
+    assert checkpoints["other"]["recipe"]["seed"] == 5 and checkpoints["other"]["recipe"]["split_seed"] == 379
+    weights = [checkpoints[name]["model"]["backbone.query"] for name in runs]
+    assert not torch.equal(*weights)

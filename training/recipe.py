@@ -48,7 +48,7 @@ class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
 
     WHAT = "recipe"
-    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1}
+    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "split_seed": None}
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -86,6 +86,10 @@ class RecipeConfig(Settings):
     validation_fold: tuple | None = _data(None, "hold out fold K of N seeded signer folds instead of "
                                                 "--validation_signers (leave-signers-out cross-validation; see "
                                                 "cross_validate.py)", type=fold_spec, metavar="K/N")
+    split_seed: int | None = _data(None, "seed of the validation split alone (the signers or clips held out, the "
+                                         "folds of --validation_fold); None: --seed. Another --seed with the same "
+                                         "split measures what the seed moves", at_least(0, also=(None,)),
+                                   type=optional_int)
     validation_fraction: float = _data(0.2, "share of each class held out when signers are unknown",
                                        Range(0, 1, low_open=True, high_open=True))
     exclude_labels: list = common("exclude_labels", DATA)
