@@ -22,6 +22,7 @@ from datasets.clip_dataset import ClipDataset, bucketed_epoch_order, collate, ep
 from models import ModelConfig, build_model
 from retrieval.embedding import embed
 from training import distributed
+from training.averaging import WeightAverage
 from training.checkpoint import load_model, save_checkpoint
 from training.engine import EpochPosition, PreBatchMining, SectionTimer, evaluate, train_one_epoch
 from training.losses import build_criterion
@@ -75,15 +76,18 @@ def build_schedulers(args, optimizer, steps_per_epoch):
 
 
 def training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best, data, precision,
-                   partial_epoch=None):
+                   partial_epoch=None, average=None):
     """What a checkpoint holds; ``epoch`` is the last completed epoch, ``partial_epoch`` the position of a
-    run stopped within the next one."""
+    run stopped within the next one. With an ``average``, ``model`` is the averaged weights (what
+    evaluate.py and export.py read) and ``trained_model`` the weights the optimizer steps."""
+    weights = {"model": model.state_dict()} if average is None else {
+        "model": average.model.state_dict(), "trained_model": model.state_dict(), "average_updates": average.updates}
     return dict(
-        config=ModelConfig.from_args(args).to_dict(), model=model.state_dict(), criterion=criterion.state_dict(),
+        config=ModelConfig.from_args(args).to_dict(), criterion=criterion.state_dict(),
         class_names=list(data.class_names), epoch=epoch, best_metric=best, optimizer=optimizer.state_dict(),
         scheduler=scheduler.state_dict(), mining_scheduler=mining_scheduler.state_dict(),
         precision=precision.state_dict(), recipe=RecipeConfig.from_args(args).to_dict(), data=data.fingerprint,
-        args=vars(args), partial_epoch=partial_epoch,
+        args=vars(args), partial_epoch=partial_epoch, **weights,
     )
 
 
@@ -180,13 +184,15 @@ def save_epoch_checkpoints(folder, args, state, epoch, new_best):
 
 
 def restore(folder, device, model, criterion, optimizer, scheduler, mining_scheduler, precision, args, data,
-            is_main=True):
+            is_main=True, average=None):
     """Load last.pt into the training objects, once it is known to be the same run (model, recipe, data);
     returns the next epoch, the best metric so far and, for a run stopped within that epoch, where it
     stopped (an EpochPosition)."""
     state = check_resumable(folder / "last.pt", ModelConfig.from_args(args), RecipeConfig.from_args(args),
                             data.fingerprint)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state.get("trained_model", state["model"]))
+    if average is not None:
+        average.load(state["model"], state["average_updates"])
     criterion.load_state_dict(state["criterion"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -220,8 +226,9 @@ def finish(folder, device, tracker, eval_train_set, validation_set, seed):
 
 
 def train(args, device, run, tracker, context=distributed.Context(), stop=None):
-    """Train; returns the model (unwrapped), as trained when the run ended or stopped. Rank 0 alone has a
-    ``run`` folder; the other ranks read the final folder when resuming."""
+    """Train; returns the model (unwrapped; its weight average with ``--ema_decay``), as trained when the run
+    ended or stopped. Rank 0 alone has a ``run`` folder; the other ranks read the final folder when
+    resuming."""
     folder = run.path if run is not None else Path(args.output_dir) / args.experiment_name
     data_folder = None
     if args.dataset_loader == "clearml":
@@ -239,6 +246,8 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
     validation_set = ClipDataset(data.validation, data.class_ids(data.validation.labels))
 
     model = build_model(ModelConfig.from_args(args)).to(device)
+    average = WeightAverage(model, args.ema_decay) if args.ema_decay > 0 else None
+    served = model if average is None else average.model  # validated, saved as "model" and returned
     trained = distributed.wrap(model, context, device)
     if args.compile:
         trained = torch.compile(trained, dynamic=True)  # clip lengths vary from batch to batch
@@ -253,7 +262,7 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
     start_epoch, best, position = 1, float("-inf"), None
     if args.resume:
         start_epoch, best, position = restore(folder, device, model, criterion, optimizer, scheduler,
-                                              mining_scheduler, precision, args, data, context.is_main)
+                                              mining_scheduler, precision, args, data, context.is_main, average)
     if context.is_main:
         write_json(folder / "class_names.json", {str(i): name for i, name in enumerate(data.class_names)})
         write_json(folder / "args.json", vars(args))
@@ -278,17 +287,17 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
         record.update(train_one_epoch(trained, loader, optimizer, batch_loss, device, epoch, args.epoch_iters,
                                       mining, timer, progress=not args.no_progress and context.is_main,
                                       scheduler=step_scheduler, precision=precision, position=position,
-                                      should_stop=should_stop))
+                                      should_stop=should_stop, average=average))
         if position.stopped:
             if context.is_main:  # last.pt: the epochs done, and where this one stopped
                 save_checkpoint(folder / "last.pt", **training_state(
                     args, model, criterion, optimizer, scheduler, mining_scheduler, epoch - 1, best, data,
-                    precision, dict(position.state_dict(), epoch=epoch)))
+                    precision, dict(position.state_dict(), epoch=epoch), average))
                 run.commit()
             log.info("epoch %d stopped after %d of its steps", epoch, record["steps"])
-            return model
+            return served
         position = None
-        record.update(validate(model, eval_train_set, validation_set, device, args.classification_model, context))
+        record.update(validate(served, eval_train_set, validation_set, device, args.classification_model, context))
         if mining:
             record["mining_threshold"] = mining_scheduler.threshold
             mining_scheduler.step(record.get("pct_used", 100.0))
@@ -303,15 +312,15 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
             append_metrics(folder / "metrics.jsonl", record)
             tracker.log_metrics(epoch, record)
             state = training_state(args, model, criterion, optimizer, scheduler, mining_scheduler, epoch, best,
-                                   data, precision)
+                                   data, precision, average=average)
             save_epoch_checkpoints(folder, args, state, epoch, new_best)
             folder = run.commit()  # the first saved epoch replaces an old run (--overwrite), wholly
         if should_stop():
-            return model
+            return served
     log.info("best %s %.4f; checkpoints in %s", best_key, best, folder)
     if context.is_main:
         finish(folder, device, tracker, eval_train_set, validation_set, args.seed)
-    return model
+    return served
 
 
 if __name__ == "__main__":

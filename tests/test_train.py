@@ -16,6 +16,7 @@ from datasets.formats.spoter_csv import write_spoter_csv
 from models import ModelConfig
 from training.checkpoint import load_model
 from retrieval.embedding import embed
+from retrieval.metrics import silhouette
 from tests.conftest import REPOSITORY, generated_sign_data
 from utils.run_files import read_metrics
 
@@ -170,3 +171,22 @@ def test_a_bad_validation_fold_is_refused_in_one_line_naming_the_flag(value, mes
     error = capsys.readouterr().err
     assert exit_info.value.code == 2 and "--validation_fold" in error and message in error
     assert train.get_args_parser().parse_args(["--validation_fold", "2/5"]).validation_fold == (1, 5)
+
+
+@pytest.mark.slow
+def test_weight_average_is_validated_saved_and_resumed_exactly(tmp_path):
+    flags = ["--ema_decay", "0.9", "--lr_schedule", "plateau"]
+    whole = _run(tmp_path, *flags, "--epochs", "2", name="whole")
+    _run(tmp_path, *flags, "--epochs", "1", name="cut")
+    resumed = _run(tmp_path, *flags, "--epochs", "2", "--resume", name="cut")
+    for a, b in zip(read_metrics(whole / "metrics.jsonl"), read_metrics(resumed / "metrics.jsonl"), strict=True):
+        assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
+    checkpoint = torch.load(whole / "last.pt", weights_only=True)
+    assert checkpoint["average_updates"] == 6
+    assert any(not torch.equal(checkpoint["model"][k], checkpoint["trained_model"][k]) for k in checkpoint["model"])
+    # the figures of the epoch are those of the averaged weights, which load_model serves
+    model, _ = load_model(whole / "last.pt")
+    data = build_dataset(train.get_args_parser().parse_args(FAST))
+    validation = ClipDataset(data.validation, data.class_ids(data.validation.labels))
+    expected = silhouette(embed(model, validation, "cpu"), validation.class_ids)
+    assert read_metrics(whole / "metrics.jsonl")[-1]["silhouette_val"] == pytest.approx(expected, abs=1e-6)

@@ -48,7 +48,7 @@ class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
 
     WHAT = "recipe"
-    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "split_seed": None}
+    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "split_seed": None, "ema_decay": 0.0}
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -133,6 +133,9 @@ class RecipeConfig(Settings):
                                         "--scheduler_*); cosine: linear warm-up, then cosine decay to 0 over the "
                                         "run, per step", choices=["plateau", "cosine"])
     warmup_fraction: float = _optim(0.1, "cosine: share of the steps spent warming up", Range(0, 1, high_open=True))
+    ema_decay: float = _optim(0.0, "validate, save and return an exponential moving average of the weights, "
+                                   "updated after every optimizer step with this decay (0.995: about the last "
+                                   "200 steps); 0: the weights as trained", Range(0, 1, high_open=True))
     scheduler_factor: float = _optim(0.2, "ReduceLROnPlateau factor", Range(0, 1, low_open=True, high_open=True))
     scheduler_patience: int = _optim(10, "ReduceLROnPlateau patience (epochs)", at_least(0))
     scheduler_warmup: int = _optim(400, "epochs before the LR scheduler acts", at_least(0))
