@@ -151,6 +151,7 @@ def test_train_sh_runs_the_published_recipe_with_every_option_of_ours_off(monkey
     assert args.hard_mining_pre_batch_multipler == 16 and args.hard_mining_pre_batch_mining_count == 5
     assert not args.normalize_embeddings and not args.norm_first and args.feedforward_dim == 2048
     assert args.mirror_prob == 0 and args.time_stretch_prob == 0 and args.clips_per_class == 0
+    assert args.ema_decay == 0
 
 
 def test_undefined_validation_silhouette_still_leaves_a_best_checkpoint(tmp_path):
