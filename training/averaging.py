@@ -25,7 +25,7 @@ class WeightAverage:
         self.updates += 1
         weight = 1 - self.current_decay()
         for average, current in zip(self.model.parameters(), self.source.parameters()):
-            average.lerp_(current.detach().to(average.dtype), weight)
+            average.lerp_(current, weight)
         for average, current in zip(self.model.buffers(), self.source.buffers()):
             average.copy_(current)
 
