@@ -4,11 +4,19 @@
     python cross_validate.py --data ../shared/data/signs/asl.npz --folds 5 --name published -- \\
         @recipes/published.txt
     python cross_validate.py --data ../shared/data/signs/asl.npz --folds 5 --only 1,2 --name no_conv -- --conv_layers 0
+    python cross_validate.py --train_also ../shared/data/signs/asl_crowd.npz --name crowd   # more people, same folds
+    python cross_validate.py --data ../shared/data/signs/asl.npz,../shared/data/signs/asl_crowd.npz --by_group \
+        --name all_signers                                                              # folds over every signer
 
 Everything after ``--`` goes to train.py unchanged, so a recipe is named exactly as it is trained. Signers are
 dealt into ``--folds`` seeded groups (``datasets.splits.signer_folds``); fold K trains with
 ``--validation_fold K/N`` and is scored by evaluate.py's code on the same split: the model's ``last.pt``
 (not ``best.pt``, which was chosen on the held-out signers themselves) and the raw-keypoint baseline.
+
+``--data`` may name several files (comma-separated): their signers are dealt into folds together.
+``--train_also FILE,...`` adds files whose signers are never held out: every fold trains on them too
+(train.py's ``--extra_training_path``), while folds and scoring stay those of ``--data``. ``--by_group``
+also reports the greetings (hello, thanks, iloveyou), the other words and the letters apart.
 
 With ``--zero_shot FILE ...`` each fold's model is also scored on those files, one row per language
 (``evaluate.py --per_language``: signers held out where a language has several, else a stratified split),
@@ -40,7 +48,12 @@ FIGURES = ("top1", "top5", "mAP")
 def get_args_parser():
     parser = Parser(prog="cross_validate.py", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/signs/asl.npz", help="file with signer ids to fold")
+    parser.add_argument("--data", default="../shared/data/signs/asl.npz",
+                        help="file(s) with signer ids to fold, comma-separated")
+    parser.add_argument("--train_also", default="",
+                        help="comma-separated files every fold also trains on (their signers never held out)")
+    parser.add_argument("--by_group", action="store_true",
+                        help="also report the greetings, the other words and the letters apart")
     parser.add_argument("--folds", type=checked(int, at_least(2)), default=5, help="signer folds (default %(default)s)")
     parser.add_argument("--only", type=int_list, default=[], help="run only these folds (1-based, comma-separated)")
     add_common(parser, "seed", "bsl_letters")
@@ -66,6 +79,8 @@ def train_fold(args, fold, folder):
         "--validation_fold", f"{fold}/{args.folds}", "--output_dir", str(folder), "--experiment_name", f"fold_{fold}",
         "--resume" if interrupted else "--overwrite", "--no_progress", "--tracker", "none",
     ]
+    if args.train_also:
+        flags += ["--extra_training_path", args.train_also]
     if args.training_seed is not None:
         flags += ["--seed", str(args.training_seed), "--split_seed", str(args.seed)]
     train.main(train.get_args_parser().parse_args(flags))
@@ -76,42 +91,86 @@ def evaluate_fold(args, checkpoint, path, data_flags):
     flags = data_flags + ["--seed", str(args.seed), "--bsl_letters", ",".join(args.bsl_letters), "--k_shot", "",
                           "--json", str(path)]
     flags += ["--baseline_only"] if checkpoint is None else ["--checkpoint", str(checkpoint), "--baseline"]
+    flags += ["--by_group"] if args.by_group else []
     evaluate.run(evaluate.get_args_parser().parse_args(flags))
 
 
 def set_methods(path):
-    """``{set name: {method: {figure: value}}}`` of one evaluate.py JSON."""
-    return {
-        evaluation["name"]: {method: {key: figures[key] for key in FIGURES}
-                             for method, figures in evaluation["methods"].items()}
-        for evaluation in json.loads(Path(path).read_text())["sets"]
-    }
+    """``{set name: {method: {figure: value}}}`` of one evaluate.py JSON; a gloss group's figures (``--by_group``)
+    come as the method ``<method> <group>`` (mAP undefined)."""
+    sets = {}
+    for evaluation in json.loads(Path(path).read_text())["sets"]:
+        methods = sets.setdefault(evaluation["name"], {})
+        for method, figures in evaluation["methods"].items():
+            methods[method] = {key: figures[key] for key in FIGURES}
+            for group, scores in figures.get("groups", {}).items():
+                methods[f"{method} {group}"] = {key: scores.get(key, float("nan")) for key in FIGURES}
+    return sets
+
+
+def margins(per_fold, method, key):
+    """The model's lead over the baseline in ``key``, fold by fold (``method`` names the model's row)."""
+    baseline = method.replace("model", "baseline", 1)
+    values = [fold[method][key] - fold[baseline][key] for fold in per_fold]
+    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "folds": values}
 
 
 def summarize(per_fold):
-    """Mean, spread and per-fold values of each figure and method; the model's margin over the baseline."""
-    methods = per_fold[0].keys()
+    """Mean, spread and per-fold values of each figure and method; the model's margins over the baseline
+    (``top1_margin``, and ``margins`` for every row that has a baseline row)."""
+    methods = list(per_fold[0])
     summary = {
-        method: {key: {"mean": float(np.mean(values)), "std": float(np.std(values)), "folds": values}
+        method: {key: {"mean": float(np.nanmean(values)) if not np.isnan(values).all() else float("nan"),
+                       "std": float(np.nanstd(values)) if not np.isnan(values).all() else float("nan"),
+                       "folds": values}
                  for key in FIGURES for values in [[fold[method][key] for fold in per_fold]]}
         for method in methods
     }
-    if {"model", "baseline"} <= set(methods):
-        margins = [fold["model"]["top1"] - fold["baseline"]["top1"] for fold in per_fold]
-        summary["top1_margin"] = {"mean": float(np.mean(margins)), "min": float(np.min(margins)), "folds": margins}
+    paired = [method for method in methods
+              if method.startswith("model") and method.replace("model", "baseline", 1) in methods]
+    if "model" in paired:
+        summary["top1_margin"] = margins(per_fold, "model", "top1")
+    if paired:
+        summary["margins"] = {method: {key: margins(per_fold, method, key) for key in ("top1", "top5")}
+                              for method in paired}
     return summary
 
 
+def validation_curves(folder, folds):
+    """Each fold's validation top-1 and top-5 after every epoch (train.py's ``metrics.jsonl``; references: the
+    fold's training clips), for the folds trained here."""
+    curves = {}
+    for fold in folds:
+        metrics = folder / f"fold_{fold}" / "metrics.jsonl"
+        if metrics.is_file():
+            records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+            curves[str(fold)] = {key: [record[f"val_{key}"] for record in records] for key in ("top1", "top5")}
+    return curves
+
+
+def curve_table(curves):
+    """Mean validation top-1 and top-5 by epoch over the folds that trained every epoch."""
+    epochs = min(len(curve["top1"]) for curve in curves.values())
+    lines = ["validation on the held-out signers by epoch (train.py's, mean over folds " + ", ".join(curves) + ")",
+             "epoch " + " ".join(f"{epoch:>6d}" for epoch in range(1, epochs + 1))]
+    for key in ("top1", "top5"):
+        means = np.mean([curve[key][:epochs] for curve in curves.values()], axis=0)
+        lines.append(f"{key:5s} " + " ".join(f"{value:6.3f}" for value in means))
+    return "\n".join(lines)
+
+
 def table(summary, title):
-    lines = [f"{'method':10s} " + " ".join(f"{key + ' mean±std':>16s}" for key in FIGURES) + "   per-fold top-1"]
-    for method, figures in summary.items():
-        if method == "top1_margin":
-            continue
+    rows = [method for method in summary if method not in ("top1_margin", "margins")]
+    width = max(10, *(len(method) for method in rows))
+    lines = [f"{'method':{width}s} " + " ".join(f"{key + ' mean±std':>16s}" for key in FIGURES) + "   per-fold top-1"]
+    for method in rows:
+        figures = summary[method]
         cells = " ".join(f"{figures[k]['mean']:>9.3f}±{figures[k]['std']:.3f}" for k in FIGURES)
-        lines.append(f"{method:10s} {cells}   " + " ".join(f"{v:.3f}" for v in figures["top1"]["folds"]))
-    if "top1_margin" in summary:
-        margin = summary["top1_margin"]
-        lines.append(f"model - baseline top-1: mean {margin['mean']:+.3f}, smallest fold {margin['min']:+.3f}")
+        lines.append(f"{method:{width}s} {cells}   " + " ".join(f"{v:.3f}" for v in figures["top1"]["folds"]))
+    for method, lead in summary.get("margins", {}).items():
+        lines.append(f"{method} - baseline: top-1 mean {lead['top1']['mean']:+.3f} (smallest fold "
+                     f"{lead['top1']['min']:+.3f}), top-5 mean {lead['top5']['mean']:+.3f} (smallest fold "
+                     f"{lead['top5']['min']:+.3f})")
     return title + "\n" + "\n".join(lines)
 
 
@@ -140,12 +199,16 @@ def run(args):
                 zero_shot.setdefault(name, []).append(methods)
     summary = summarize(per_fold)
     zero_shot = {name: summarize(sets) for name, sets in zero_shot.items()}
+    curves = validation_curves(folder, folds)
     write_json(folder / "summary.json", {"command": sys.argv, "folds": folds, "of": args.folds, "seed": args.seed,
-                                         "train_flags": args.train_flags, "summary": summary, "zero_shot": zero_shot})
+                                         "train_flags": args.train_flags, "summary": summary, "zero_shot": zero_shot,
+                                         "validation_curves": curves})
     fold_names = ", ".join(map(str, folds))
     print(table(summary, f"held-out signers of {args.data}, folds {fold_names} of {args.folds}"))
     for name, figures in zero_shot.items():
         print("\n" + table(figures, f"zero-shot {name}: mean over the models of folds {fold_names}"))
+    if curves:
+        print("\n" + curve_table(curves))
     return summary
 
 

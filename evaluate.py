@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import class_keys, filter_signs, label_ids, read_signs
+from datasets import class_keys, data_files, filter_signs, label_ids, read_sign_files
+from datasets.filters import GLOSS_GROUPS, gloss_groups
 from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection, signer_or_stratified_split
@@ -40,11 +41,13 @@ from utils.cli import Parser, comma_list, fold_spec, format_table, int_list, run
 from utils.settings import CountOrFraction, Range, add_common, at_least, checked
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device
-from utils.run_files import refuse_overwriting_inputs, write_json
+from utils.run_files import check_output_file, refuse_overwriting_inputs, write_json
 
 log = logging.getLogger("evaluate")
 
 K_SHOT_DRAWS = 10
+# Below this many scored queries one clip moves top-1 by more than 10 points: the figures are anecdotes.
+FEW_QUERIES = 10
 
 
 def get_args_parser():
@@ -60,7 +63,8 @@ def get_args_parser():
                        help="frames the baseline resamples every clip to (default %(default)s)")
 
     data = parser.add_argument_group("data and protocol")
-    data.add_argument("--data", default="", help="one file (SPOTER .csv/.csv.gz or MediaPipe .npz) to split")
+    data.add_argument("--data", default="", help="file (SPOTER .csv/.csv.gz or MediaPipe .npz) to split; several "
+                                                 "comma-separated files are read as one (signers kept apart per file)")
     data.add_argument("--reference", default="", help="reference file (instead of --data; needs --query)")
     data.add_argument("--query", default="", help="query file (instead of --data; needs --reference)")
     data.add_argument("--language", type=comma_list, default=[],
@@ -83,6 +87,9 @@ def get_args_parser():
     data.add_argument("--k_shot", type=int_list, default=[1, 2, 5],
                       help="reference clips per class for k-shot accuracy, comma-separated (default 1,2,5); '' none")
     add_common(data, "seed")
+    data.add_argument("--by_group", action="store_true",
+                      help="also score the queries of each gloss group apart: the greetings (hello, thanks, "
+                           "iloveyou), the other words and the fingerspelled letters (references unchanged)")
 
     output = parser.add_argument_group("output and running")
     output.add_argument("--json", default="", help="write every figure and the exact protocol to this JSON file")
@@ -115,6 +122,7 @@ def check_args(args):
               "--query": args.query}
     for flag in ("json", "plot"):
         refuse_overwriting_inputs(f"--{flag}", getattr(args, flag), inputs)
+        check_output_file(f"--{flag}", getattr(args, flag))  # now, not after the whole evaluation
 
 
 @dataclass
@@ -128,7 +136,7 @@ class EvaluationSet:
 
 
 def read_filtered(path, args):
-    data = read_signs(path, args.cache_dir or None)
+    data = read_sign_files(path, args.cache_dir or None)
     return filter_signs(data, exclude_labels=args.exclude_labels, languages=args.language or None,
                         bsl_letters=args.bsl_letters)
 
@@ -174,12 +182,13 @@ def evaluation_sets(args):
                     "signers": "cross" if cross else "same" if known else "unknown"}
         return [EvaluationSet(Path(args.query).name, reference, query, protocol)]
     data = read_filtered(args.data, args)
+    name = "+".join(Path(path).name for path in data_files(args.data))
     if not args.per_language:
-        return [split_set(" ".join([Path(args.data).name] + args.language), data, args)]
+        return [split_set(" ".join([name] + args.language), data, args)]
     if data.languages is None:
         raise DataError(f"{data.source}: has no language information for --per_language")
     return [
-        split_set(f"{Path(args.data).name} {language}", data.subset(np.flatnonzero(data.languages == language)), args)
+        split_set(f"{name} {language}", data.subset(np.flatnonzero(data.languages == language)), args)
         for language in np.unique(data.languages)
     ]
 
@@ -194,9 +203,20 @@ def k_shot_accuracy(query, query_ids, reference, reference_ids, k, seed):
             for key in ("top1", "top5") for suffix, statistic in (("", np.mean), ("_std", np.std))}
 
 
-def score(reference, reference_ids, query, query_ids, names, k_shots, seed):
-    """Every figure of one method on one set, from its embeddings and integer class ids."""
+def group_scores(query, query_ids, reference, reference_ids, groups):
+    """Top-1 and top-5 of the queries of each gloss group apart, every reference kept."""
+    scored = np.isin(query_ids, reference_ids)
+    return {group: {**nearest_class_accuracy(query[members], query_ids[members], reference, reference_ids),
+                    "queries": int(members.sum())}
+            for group in GLOSS_GROUPS for members in [scored & (groups == group)] if members.any()}
+
+
+def score(reference, reference_ids, query, query_ids, names, k_shots, seed, groups=None):
+    """Every figure of one method on one set, from its embeddings and integer class ids; with the queries'
+    gloss ``groups``, also each group's top-1 and top-5."""
     figures = retrieval_scores(query, query_ids, reference, reference_ids)
+    if groups is not None:
+        figures["groups"] = group_scores(query, query_ids, reference, reference_ids, groups)
     return {
         **figures,
         "silhouette": silhouette(np.concatenate([reference, query]), np.concatenate([reference_ids, query_ids])),
@@ -206,15 +226,34 @@ def score(reference, reference_ids, query, query_ids, names, k_shots, seed):
     }
 
 
-def describe(evaluation, reference_ids, query_ids):
+def describe(evaluation, reference_ids, query_ids, k_shots=()):
+    """The protocol of a set; ``k_shot_short_classes``: per k, the reference classes with fewer than k clips,
+    which k-shot draws use whole."""
     reference, query = evaluation.reference, evaluation.query
     scored = np.isin(query_ids, reference_ids)
+    _, per_class = np.unique(reference_ids, return_counts=True)
     return {
         **evaluation.protocol,
         "reference_clips": len(reference), "query_clips": len(query), "scored_queries": int(scored.sum()),
-        "reference_classes": len(np.unique(reference_ids)), "scored_classes": len(np.unique(query_ids[scored])),
+        "reference_classes": len(per_class), "scored_classes": len(np.unique(query_ids[scored])),
         "reference_signers": signer_names(reference), "query_signers": signer_names(query),
+        "k_shot_short_classes": {str(k): int((per_class < k).sum()) for k in k_shots},
     }
+
+
+def caveats(protocol):
+    """What makes a set's figures mean less than the table suggests, one sentence each (printed under the
+    table and kept in --json)."""
+    notes = []
+    queries = protocol["scored_queries"]
+    if queries < FEW_QUERIES:
+        notes.append(f"only {queries} scored query clip(s), each moving top-1 by {100 / queries:.0f} points: these "
+                     f"figures, the silhouette included, mean little")
+    for k, short in protocol["k_shot_short_classes"].items():
+        if short:
+            notes.append(f"--k_shot {k}: {short} of the {protocol['reference_classes']} reference classes have fewer "
+                         f"than {k} clips and use all they have, so {k}-shot is not {k}-shot for them")
+    return notes
 
 
 def evaluate_set(evaluation, embedders, args, device):
@@ -224,12 +263,14 @@ def evaluate_set(evaluation, embedders, args, device):
     if not np.isin(query_ids, reference_ids).any():
         raise DataError(f"{evaluation.name}: no query clip has a class among the references; nothing to score")
     datasets = [ClipDataset(evaluation.reference, reference_ids), ClipDataset(evaluation.query, query_ids)]
-    result = {"name": evaluation.name, "protocol": describe(evaluation, reference_ids, query_ids), "methods": {}}
+    protocol = describe(evaluation, reference_ids, query_ids, args.k_shot)
+    result = {"name": evaluation.name, "protocol": protocol, "warnings": caveats(protocol), "methods": {}}
     embeddings = {}
     for method, model in embedders.items():
         reference, query = (embed(model, d, device, args.batch_size) for d in datasets)
         embeddings[method] = (reference, query)
-        result["methods"][method] = score(reference, reference_ids, query, query_ids, names, args.k_shot, args.seed)
+        result["methods"][method] = score(reference, reference_ids, query, query_ids, names, args.k_shot, args.seed,
+                                          gloss_groups(evaluation.query.labels) if args.by_group else None)
     return result, embeddings
 
 
@@ -279,6 +320,14 @@ def table(results, k_shots):
     return format_table(columns, rows)
 
 
+def group_table(results):
+    """Top-1 and top-5 of each gloss group (``--by_group``)."""
+    rows = [[result["name"], method, group, str(figures["queries"]), percent(figures["top1"]), percent(figures["top5"])]
+            for result in results for method, scores in result["methods"].items()
+            for group, figures in scores.get("groups", {}).items()]
+    return format_table(["set", "method", "gloss group", "queries", "top-1", "top-5"], rows)
+
+
 def without_nan(value):
     """JSON has no NaN: undefined figures become null."""
     if isinstance(value, dict):
@@ -321,6 +370,11 @@ def run(args):
     if not results:
         raise DataError("no set with two or more classes to evaluate")
     print(table(results, args.k_shot))
+    if args.by_group:
+        print("\n" + group_table(results))
+    for result in results:
+        for note in result["warnings"]:
+            print(f"warning: {result['name']}: {note}")
     if args.json:
         write_json(args.json, without_nan({
             "command": sys.argv, "checkpoint": args.checkpoint or None,

@@ -41,6 +41,19 @@ def check_destination(source, destination):
     refuse_overwriting_inputs("destination", destination, {"source": source})
 
 
+def selection_flags(args):
+    """The filters of a convert command in effect (defaults included), as flags: ``--signers a,b --language LSE``."""
+    given = [("--signers", args.signers), ("--exclude_labels", args.exclude_labels), ("--language", args.language)]
+    return " ".join(f"{flag} {','.join(values)}" for flag, values in given if values)
+
+
+def refuse_empty_selection(data, args):
+    """An empty selection is the filters' doing, not the file's: say which filters, before writing anything."""
+    if not len(data):
+        raise DataError(f"{args.source}: no clip is left after {selection_flags(args) or 'reading'}; "
+                        f"nothing to convert")
+
+
 def convert(args):
     check_destination(args.source, args.destination)
     data = read_signs(args.source, args.cache_dir or None)
@@ -53,6 +66,7 @@ def convert(args):
             raise DataError(f"{args.source}: no clips of signer(s) {', '.join(unknown)}")
         keep &= np.isin(data.signers, args.signers)
     data = filter_signs(data.subset(np.flatnonzero(keep)), args.exclude_labels, args.language)
+    refuse_empty_selection(data, args)
     if args.max_per_class:
         data = cap_per_class(data, args.max_per_class, args.seed)
     write_spoter_csv(data, args.destination, decimals=args.decimals)

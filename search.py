@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import class_keys, filter_signs, read_signs
+from datasets import class_keys, data_files, filter_signs, read_sign_files, read_signs
 from datasets.sign_data import DataError
 from retrieval.embedding import embed_signs, hands_detected
 from retrieval.index import build_index, check_output, file_sha256, load_index, save_index
@@ -37,6 +37,9 @@ log = logging.getLogger("search")
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 DEFAULT_CHECKPOINT = PRETRAINED / "model.pt"
 DEFAULT_INDEX = PRETRAINED / "index.npz"
+# An unknown --gloss is answered with every gloss of an index up to this many (one line stays readable),
+# with the closest spellings beyond.
+MAX_LISTED_GLOSSES = 60
 
 
 def get_args_parser():
@@ -60,7 +63,8 @@ def get_args_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", parents=[common], help="embed a dataset into an index file",
                                 description="Embed every clip of DATA into one .npz index (see retrieval/index.py).")
-    index.add_argument("data", help="any readable dataset (.csv, .csv.gz, .npz, .pose, class folder)")
+    index.add_argument("data", help="any readable dataset (.csv, .csv.gz, .npz, .pose, class folder); several "
+                                    "comma-separated files are indexed as one")
     index.add_argument("-o", "--output", required=True, help="index file to write (.npz)")
     index.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
                        help="comma-separated labels to leave out (default %(default)s); '' keeps all")
@@ -74,7 +78,7 @@ def get_args_parser():
                                    description="Score one clip as an attempt at --gloss, 0-100, calibrated on the "
                                                "index (see the README's 'Search and practice').")
     practice.add_argument("clip", help="a file holding the attempt (one clip, or several with --clip-id)")
-    practice.add_argument("--gloss", required=True, help="the gloss the clip is meant to be")
+    practice.add_argument("--gloss", required=True, help="the gloss the clip is meant to be (case aside)")
     practice.add_argument("--clip-id", default="", help="which clip of a file holding several")
     practice.add_argument("--references", type=int, default=3, help="closest reference clips to list")
     return parser
@@ -107,10 +111,10 @@ def with_hands(data):
 
 
 def run_index(args):
-    inputs = [args.data, args.checkpoint]
+    inputs = [*data_files(args.data), args.checkpoint]
     check_output(args.output, args.overwrite, inputs)
     model, sha, config = load_checkpoint_model(args)
-    data = filter_signs(read_signs(args.data, args.cache_dir or None), exclude_labels=args.exclude_labels)
+    data = filter_signs(read_sign_files(args.data, args.cache_dir or None), exclude_labels=args.exclude_labels)
     data = with_hands(data)
     if not len(data):
         raise DataError(f"{args.data}: no clip with a detected hand to index")
@@ -191,13 +195,31 @@ def practice_clip(args):
     return data
 
 
+def practice_gloss(args, index):
+    """The index's label that --gloss names (case aside), or a DataError saying what it could have been."""
+    matches = index.gloss_matches(args.gloss)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise DataError(f"{args.index}: --gloss {args.gloss!r} names {len(matches)} glosses ({', '.join(matches)}); "
+                        f"pass the one meant")
+    raise DataError(f"{args.index}: no clip of gloss {args.gloss!r} (--gloss); {known_glosses(index, args.gloss)}")
+
+
+def known_glosses(index, gloss):
+    """What to offer instead of an unknown gloss: every gloss of a small index, the closest of a large one."""
+    glosses = [str(label) for label in index.glosses]
+    if len(glosses) <= MAX_LISTED_GLOSSES:
+        return f"its {len(glosses)} glosses: {', '.join(glosses)}"
+    closest = index.closest_glosses(gloss)
+    if not closest:
+        return f"none of its {len(glosses)} glosses is spelled like it"
+    return f"the closest of its {len(glosses)} glosses: {', '.join(closest)}"
+
+
 def run_practice(args):
     model, index = open_index(args, args.clip)
-    gloss = index.resolve_gloss(args.gloss)
-    if gloss is None:
-        shown = ", ".join(index.glosses[:20]) + (", ..." if len(index.glosses) > 20 else "")
-        raise DataError(f"{args.index}: no clip of gloss {args.gloss!r} (--gloss); it has {len(index.glosses)} "
-                        f"glosses: {shown}")
+    gloss = practice_gloss(args, index)
     clip = practice_clip(args)
     embedding = embed_signs(model, clip, resolve_device(args.device), args.batch_size)[0]
     result = assess(index, embedding, gloss, args.k, args.references, args.backend)

@@ -6,22 +6,23 @@
     # then open http://127.0.0.1:8000/ in a browser (camera access works on 127.0.0.1 without https)
 
 The model is an export of export.py (its sidecar model.json beside it); the index an .npz of
-search.py index made with the same checkpoint (refused otherwise).
+search.py index made with the same checkpoint (refused otherwise). Ctrl-C stops the server.
 """
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from datasets.sign_data import DataError
-from web.server import make_server
+from utils.cli import Parser, run_command
+from utils.errors import DataError
+from web.server import HOST, make_server
 
 log = logging.getLogger("serve")
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+LAST_PORT = 65535
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="serve.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(PRETRAINED / "model.int8.onnx"),
                         help="exported model (.onnx of export.py, sidecar .json beside it); default: the bundled "
                              "pretrained model")
@@ -31,24 +32,25 @@ def get_args_parser():
     return parser
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = get_args_parser().parse_args(argv)
-    try:
-        server = make_server(args.model, args.index, args.port)
-    except DataError as error:
-        log.error("%s", error)
-        sys.exit(2)
-    except OSError as error:
-        log.error("--port %d: cannot listen on 127.0.0.1 (%s)", args.port, error.strerror or error)
-        sys.exit(2)
-    log.info("serving on http://127.0.0.1:%d/ (Ctrl-C to stop)", server.server_address[1])
+def check_args(args):
+    if not 0 <= args.port <= LAST_PORT:
+        raise DataError(f"--port {args.port}: expected a port number from 0 to {LAST_PORT} (0: any free port)")
+
+
+def serve(args):
+    check_args(args)
+    server = make_server(args.model, args.index, args.port)
+    log.info("serving on http://%s:%d/ (Ctrl-C to stop)", HOST, server.server_address[1])
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # the way to stop a server: not an interrupted command
+        log.info("stopped")
     finally:
         server.server_close()
+
+
+def main(argv=None):
+    return run_command(serve, get_args_parser(), argv)
 
 
 if __name__ == "__main__":

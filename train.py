@@ -18,7 +18,7 @@ import torch
 
 from augmentations import build_augmentations
 from datasets import build_dataset
-from datasets.clip_dataset import ClipDataset, bucketed_epoch_order, collate, epoch_order
+from datasets.clip_dataset import ClipDataset, bucketed_epoch_order, collate, epoch_clip_count, epoch_order
 from models import ModelConfig, build_model
 from retrieval.embedding import embed
 from training import distributed
@@ -33,7 +33,7 @@ from training.run_folder import RunFolder, check_resumable
 from training.schedule import warmup_cosine
 from utils import settings
 from utils.cli import Parser, run_command
-from utils.plots import run_figures
+from utils.plots import RUN_FIGURES, figure_file, run_figures
 from utils.reproducibility import resolve_device, set_seed
 from utils.run_files import append_metrics, truncate_metrics, write_json
 from utils.stopping import StopRequest, ignore_interrupts
@@ -123,15 +123,31 @@ def main(args):
     finally:
         distributed.close(context)
     tracker.close()
-    if stop.requested:
-        log.warning("stopped by %s; last.pt holds the run so far. Continue it with:\n    %s",
-                    stop.signal_name, distributed.resume_command(context))
+    if stop.requested:  # train() has said what the stop left: a run to resume, or a complete one
         sys.exit(stop.exit_code)
     return model
 
 
+def log_resume_hint(stop, context):
+    """A signal before the last epoch was saved: the run continues with --resume."""
+    if stop.requested:
+        log.warning("stopped by %s; last.pt holds the run so far. Continue it with:\n    %s",
+                    stop.signal_name, distributed.resume_command(context))
+
+
+def log_late_stop(stop, folder, undrawn):
+    """A signal after the last epoch was saved: there is nothing to resume, at most plots to draw."""
+    if not undrawn:
+        log.warning("%s received after the last epoch: the run is complete, every file written in %s",
+                    stop.signal_name, folder)
+        return
+    log.warning("%s received after the last epoch: the run is complete (checkpoints and metrics.jsonl in %s); "
+                "not drawn: %s (the same command with --resume draws them, training nothing again)",
+                stop.signal_name, folder, ", ".join(undrawn))
+
+
 def steps_per_epoch(args, clips):
-    """Optimizer steps of an epoch without mining (the last partial batch is dropped)."""
+    """Optimizer steps of an epoch of ``clips`` clips without mining (the last partial batch is dropped)."""
     steps = max(1, clips // args.batch_size)
     return min(steps, args.epoch_iters) if args.epoch_iters > 0 else steps
 
@@ -146,9 +162,10 @@ def epoch_loader(args, train_set, signers, epoch, mining_scheduler, context=dist
         batch_size *= args.hard_mining_pre_batch_multipler
     if args.bucket_by_length:
         order = bucketed_epoch_order(train_set.lengths(epoch), train_set.class_ids, args.seed, epoch, batch_size,
-                                     args.clips_per_class, signers)
+                                     args.clips_per_class, signers, args.clips_per_signer_gloss)
     else:
-        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, signers)
+        order = epoch_order(train_set.class_ids, args.seed, epoch, args.clips_per_class, signers,
+                            args.clips_per_signer_gloss)
     order = distributed.shard(order, context, batch_size, args.batch_size)
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=batch_size, sampler=order[skip * batch_size:].tolist(), collate_fn=collate,
@@ -189,7 +206,7 @@ def restore(folder, device, model, criterion, optimizer, scheduler, mining_sched
     returns the next epoch, the best metric so far and, for a run stopped within that epoch, where it
     stopped (an EpochPosition)."""
     state = check_resumable(folder / "last.pt", ModelConfig.from_args(args), RecipeConfig.from_args(args),
-                            data.fingerprint)
+                            data.fingerprint, len(data.class_names))
     model.load_state_dict(state.get("trained_model", state["model"]))
     if average is not None:
         average.load(state["model"], state["average_updates"])
@@ -213,16 +230,32 @@ def validate(model, eval_train_set, validation_set, device, classification, cont
     return distributed.broadcast_from_main(metrics, context)
 
 
-def finish(folder, device, tracker, eval_train_set, validation_set, seed):
-    """Hand the run's files and the best model's plots to the tracker."""
+def finish(folder, device, tracker, eval_train_set, validation_set, seed, stop):
+    """Hand the run's files and the best model's plots to the tracker; returns the names of the plot files
+    not drawn because a stop was requested (embedding and t-SNE can take minutes: a user who stops wants
+    out, and the run itself is complete)."""
     tracker.log_artifact("metrics", folder / "metrics.jsonl")
-    if (folder / "best.pt").exists():
-        tracker.log_model(folder / "best.pt", "best")
-        best_model, _ = load_model(folder / "best.pt", device)
-        embedded = {name: (embed(best_model, clips, device), clips.data)
-                    for name, clips in (("train", eval_train_set), ("validation", validation_set))}
-        for title, figure in run_figures(embedded, folder, seed).items():
-            tracker.log_figure(title, figure)
+    if not (folder / "best.pt").exists():
+        return []
+    tracker.log_model(folder / "best.pt", "best")
+    undrawn = [figure_file(folder, title).name for title in RUN_FIGURES]
+    if stop.requested:
+        return undrawn
+    best_model, _ = load_model(folder / "best.pt", device)
+    embedded = {name: (embed(best_model, clips, device), clips.data)
+                for name, clips in (("train", eval_train_set), ("validation", validation_set))}
+    if stop.requested:
+        return undrawn
+    for title, figure in run_figures(embedded, folder, seed).items():
+        tracker.log_figure(title, figure)
+    return []
+
+
+def describe_best(best):
+    """-inf is the start value: no epoch had a defined metric."""
+    if best == float("-inf"):
+        return "undefined in every epoch (e.g. one clip per validation class; best.pt is the last epoch)"
+    return f"{best:.4f}"
 
 
 def train(args, device, run, tracker, context=distributed.Context(), stop=None):
@@ -254,7 +287,8 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
     precision = Precision(device, args.amp)
     criterion = build_criterion(args).to(device)
     optimizer = build_optimizer(args, trainable_parameters(model, criterion))
-    steps = steps_per_epoch(args, len(train_set) // context.world_size)
+    clips = epoch_clip_count(train_set.class_ids, data.train.signers, args.clips_per_signer_gloss)
+    steps = steps_per_epoch(args, clips // context.world_size)
     step_scheduler, plateau = build_schedulers(args, optimizer, steps)
     scheduler = step_scheduler or plateau
     mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
@@ -295,6 +329,7 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
                     precision, dict(position.state_dict(), epoch=epoch), average))
                 run.commit()
             log.info("epoch %d stopped after %d of its steps", epoch, record["steps"])
+            log_resume_hint(stop, context)
             return served
         position = None
         record.update(validate(served, eval_train_set, validation_set, device, args.classification_model, context))
@@ -315,11 +350,14 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
                                    data, precision, average=average)
             save_epoch_checkpoints(folder, args, state, epoch, new_best)
             folder = run.commit()  # the first saved epoch replaces an old run (--overwrite), wholly
-        if should_stop():
+        if should_stop() and epoch < args.epochs:  # after the last epoch, the run is complete
+            log_resume_hint(stop, context)
             return served
-    log.info("best %s %.4f; checkpoints in %s", best_key, best, folder)
+    log.info("best %s %s; checkpoints in %s", best_key, describe_best(best), folder)
     if context.is_main:
-        finish(folder, device, tracker, eval_train_set, validation_set, args.seed)
+        undrawn = finish(folder, device, tracker, eval_train_set, validation_set, args.seed, stop)
+        if stop.requested:
+            log_late_stop(stop, folder, undrawn)
     return served
 
 

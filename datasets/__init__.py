@@ -19,8 +19,8 @@ The names below are the package's public entry points, importable from ``dataset
 from datasets.filters import filter_signs
 from datasets.labels import class_keys, class_names, label_ids
 from datasets.paths import DEFAULT_TRAINING_SET, resolve_path
-from datasets.reading import read_signs
+from datasets.reading import data_files, read_sign_files, read_signs
 from datasets.training_data import TrainingData, build_dataset
 
-__all__ = ["DEFAULT_TRAINING_SET", "TrainingData", "build_dataset", "class_keys", "class_names", "filter_signs",
-           "label_ids", "read_signs", "resolve_path"]
+__all__ = ["DEFAULT_TRAINING_SET", "TrainingData", "build_dataset", "class_keys", "class_names", "data_files",
+           "filter_signs", "label_ids", "read_sign_files", "read_signs", "resolve_path"]

@@ -4,6 +4,7 @@ Parsing a large SPOTER CSV takes seconds; loading its cached arrays takes millis
 of the file's bytes and of the reader's version, so an edited file or a changed reader never hits a stale
 entry. Entries are written atomically: an interrupted write never leaves a half file behind.
 """
+import contextlib
 import hashlib
 import logging
 import os
@@ -38,7 +39,8 @@ def _load_entry(entry, path):
         return SignData.from_arrays(load_arrays(entry, "a cache entry"), source=str(path))
     except (KeyError, DataError) as error:
         log.warning("%s: damaged cache entry for %s discarded (%s); parsing the file again", entry, path, error)
-        entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only cache keeps its entry; the file is parsed all the same
+            entry.unlink(missing_ok=True)
         return None
 
 
@@ -48,13 +50,33 @@ def cached_read(read, path, reader_version, cache_dir=None):
         return read(path)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     entry = cache_dir / f"{file_digest(path)}-{reader_version}.npz"
-    if entry.exists():
+    try:
+        found = entry.exists()
+    except OSError as error:  # a cache folder that cannot be searched: parse the file, as without a cache
+        warn_once(cache_dir, error)
+        found = False
+    if found:
         cached = _load_entry(entry, path)
         if cached is not None:
             return cached
     data = read(path)
     try:
         save_arrays(entry, data.to_arrays())
-    except OSError:
-        pass  # A read-only or full cache location must not stop training: the data is already parsed.
+    except (OSError, DataError) as error:
+        # A read-only, full or misplaced cache must not stop a run: the data is already parsed.
+        warn_once(cache_dir, error)
     return data
+
+
+_unwritable = set()
+
+
+def warn_once(cache_dir, error):
+    """One warning per cache folder and process: every file read after the first would repeat it."""
+    if cache_dir in _unwritable:
+        return
+    _unwritable.add(cache_dir)
+    if isinstance(error, OSError) and error.strerror:
+        error = f"{error.filename or cache_dir}: {error.strerror}"
+    log.warning("the parsed-data cache cannot be used (%s); going on without it, so files are parsed again on "
+                "every run (choose another --cache_dir or $%s)", error, CACHE_ENV)

@@ -83,19 +83,49 @@ def _class_runs(class_ids, rng, clips_per_class, signers):
     return runs
 
 
-def epoch_order(class_ids, seed, epoch, clips_per_class=0, signers=None):
+def _pair_ids(class_ids, signers):
+    """An integer per (signer, class) pair."""
+    _, signer_ids = np.unique(signers, return_inverse=True)
+    return signer_ids.astype(np.int64) * (int(class_ids.max(initial=0)) + 1) + class_ids
+
+
+def epoch_clips(class_ids, signers, per_pair, rng):
+    """The clips an epoch trains on, sorted: every clip, or with ``per_pair`` > 0 and known ``signers`` at most
+    that many of each (signer, class) pair, drawn with ``rng`` (anew each epoch, so all clips take turns)."""
+    class_ids = np.asarray(class_ids)
+    if per_pair <= 0 or signers is None:
+        return np.arange(len(class_ids))
+    shuffled = rng.permutation(len(class_ids))
+    grouped = shuffled[np.argsort(_pair_ids(class_ids, np.asarray(signers))[shuffled], kind="stable")]
+    pairs = _pair_ids(class_ids, np.asarray(signers))[grouped]
+    first = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
+    rank = np.arange(len(grouped)) - np.repeat(first, np.diff(np.r_[first, len(grouped)]))
+    return np.sort(grouped[rank < per_pair])
+
+
+def epoch_clip_count(class_ids, signers, per_pair):
+    """How many clips :func:`epoch_clips` keeps (the same every epoch)."""
+    if per_pair <= 0 or signers is None:
+        return len(class_ids)
+    _, counts = np.unique(_pair_ids(np.asarray(class_ids), np.asarray(signers)), return_counts=True)
+    return int(np.minimum(counts, per_pair).sum())
+
+
+def epoch_order(class_ids, seed, epoch, clips_per_class=0, signers=None, per_pair=0):
     """The order of training clips for one epoch, derived from ``(seed, epoch)`` alone.
 
     With ``clips_per_class`` > 1, clips come in runs of that many of one class (runs shuffled), so every
     batch holds positives for triplets; with ``signers``, each run spans as many signers as the class has,
     so positives teach what a sign looks like across people rather than one person's style. 0 is a plain
-    shuffle, as in the published code."""
+    shuffle, as in the published code. ``per_pair`` caps the clips of each (signer, class) pair
+    (:func:`epoch_clips`)."""
     rng = np.random.default_rng([seed, epoch])
     class_ids = np.asarray(class_ids)
+    clips = epoch_clips(class_ids, signers, per_pair, np.random.default_rng([seed, epoch, 2]))
     if clips_per_class <= 1:
-        return rng.permutation(len(class_ids))
-    runs = _class_runs(class_ids, rng, clips_per_class, signers)
-    return np.concatenate([runs[i] for i in rng.permutation(len(runs))])
+        return clips[rng.permutation(len(clips))]
+    runs = _class_runs(class_ids[clips], rng, clips_per_class, None if signers is None else np.asarray(signers)[clips])
+    return clips[np.concatenate([runs[i] for i in rng.permutation(len(runs))])]
 
 
 # A bucketing pool: this many batches' worth of runs is sorted by length at a time (clips of equal length
@@ -109,7 +139,7 @@ BUCKET_POOL_BATCHES = 64
 BUCKET_FRAMES = 16
 
 
-def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_class=0, signers=None):
+def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_class=0, signers=None, per_pair=0):
     """An epoch order whose consecutive ``batch_size`` blocks hold clips of similar length, blocks shuffled.
 
     Derived from ``(seed, epoch)`` alone, like :func:`epoch_order`, whose runs of ``clips_per_class`` clips
@@ -117,13 +147,16 @@ def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_
     into pools of ``BUCKET_POOL_BATCHES`` batches; each pool is sorted by length in steps of ``BUCKET_FRAMES``
     frames (a stable sort: random order within a step), ascending and descending
     in turn so that a batch spanning two pools joins similar lengths; the sorted sequence is cut into
-    batches, which are shuffled. The last, partial batch stays last (``drop_last`` drops it)."""
+    batches, which are shuffled. The last, partial batch stays last (``drop_last`` drops it). ``per_pair``
+    caps the clips of each (signer, class) pair, as in :func:`epoch_order`."""
     rng = np.random.default_rng([seed, epoch, 1])
     lengths, class_ids = np.asarray(lengths), np.asarray(class_ids)
+    clips = epoch_clips(class_ids, signers, per_pair, np.random.default_rng([seed, epoch, 2]))
     if clips_per_class > 1:
-        runs = _class_runs(class_ids, rng, clips_per_class, signers)
+        runs = [clips[run] for run in _class_runs(class_ids[clips], rng, clips_per_class,
+                                                   None if signers is None else np.asarray(signers)[clips])]
     else:
-        runs = [np.array([clip]) for clip in range(len(class_ids))]
+        runs = [np.array([clip]) for clip in clips]
     runs = [runs[i] for i in rng.permutation(len(runs))]
     run_lengths = np.array([-(-lengths[run].max() // BUCKET_FRAMES) for run in runs])
     pool_clips = BUCKET_POOL_BATCHES * batch_size

@@ -1,4 +1,6 @@
 """Class names and integer class ids of string labels."""
+from dataclasses import replace
+
 import numpy as np
 
 
@@ -23,3 +25,10 @@ def class_keys(*parts):
             [part.languages for part in parts]))) < 2:
         return [part.labels for part in parts]
     return [np.char.add(np.char.add(part.languages, ": "), part.labels) for part in parts]
+
+
+def keyed_by_language(*parts):
+    """The parts with each label replaced by its class key (:func:`class_keys`), so that training on several
+    languages keeps the same gloss of two languages apart."""
+    return [part if keys is part.labels else replace(part, labels=keys)
+            for part, keys in zip(parts, class_keys(*parts))]

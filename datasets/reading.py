@@ -7,6 +7,7 @@ import numpy as np
 
 from datasets.cache import cached_read
 from datasets.formats import clip_files, mediapipe_npz, pose_file, spoter_csv
+from datasets.sign_data import SignData
 from utils.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -29,15 +30,32 @@ def file_type(path):
     return suffix
 
 
-def read_signs(path, cache_dir=None):
+def data_files(paths):
+    """The files of a data flag: comma-separated names (``asl.npz,asl_crowd.npz``), a list, or one path."""
+    if isinstance(paths, str):
+        return [item for item in paths.split(",") if item]
+    return list(paths) if isinstance(paths, (list, tuple)) else [paths]
+
+
+def read_sign_files(paths, cache_dir=None, resolve=Path, progress=True):
+    """Several files read as one training or evaluation set (:meth:`SignData.join`); ``resolve`` finds each
+    file; ``progress`` as :func:`read_signs`."""
+    files = data_files(paths)
+    if not files:
+        raise DataError("no data file named")
+    return SignData.join([read_signs(resolve(path), cache_dir, progress) for path in files])
+
+
+def read_signs(path, cache_dir=None, progress=True):
     """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file, or a
     folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData,
     without the clips that hold nothing usable (:func:`drop_unusable`).
 
-    Folders are not cached: their content has no single file to key the cache by."""
+    Folders are not cached: their content has no single file to key the cache by; ``progress``: a progress bar
+    while their clips are read."""
     path = Path(path)
     if path.is_dir():
-        return drop_unusable(clip_files.read_class_folders(path))
+        return drop_unusable(clip_files.read_class_folders(path, progress))
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     kind = file_type(path)
@@ -56,8 +74,13 @@ def drop_unusable(data):
     if keep.all():
         return data
     if not keep.any():
-        raise DataError(f"{data.source}: no usable clip: nothing was detected in {int((~detected).sum())} clip(s) "
-                        f"and every value is the same in {int((detected & ~varied).sum())}")
-    log.warning("%s: dropped %d of %d clips: nothing detected in %d, every value the same in %d", data.source,
-                int((~keep).sum()), len(data), int((~detected).sum()), int((detected & ~varied).sum()))
+        raise DataError(f"{data.source}: no usable clip among its {len(data)}: {unusable_reasons(detected, varied)}")
+    log.warning("%s: dropped %d of %d clips: %s", data.source, int((~keep).sum()), len(data),
+                unusable_reasons(detected, varied))
     return data.subset(np.flatnonzero(keep))
+
+
+def unusable_reasons(detected, varied):
+    """Why clips are unusable, with counts; a reason that no clip has is left out ("... in 0" reads as a bug)."""
+    counts = {"nothing detected in": int((~detected).sum()), "every value the same in": int((detected & ~varied).sum())}
+    return ", ".join(f"{reason} {count}" for reason, count in counts.items() if count)

@@ -1,6 +1,7 @@
 """The in-memory form of a keypoint dataset: every clip's frames in one array, plus per-clip metadata."""
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -9,8 +10,6 @@ from utils.errors import DataError  # noqa: F401  (the project's error type, imp
 
 
 _OPTIONAL_COLUMNS = ("signers", "languages")
-
-
 
 
 @dataclass
@@ -141,6 +140,29 @@ class SignData:
         return detected, varied
 
     @classmethod
+    def join(cls, parts):
+        """One SignData of several files' clips, in order: one label space (the same gloss is the same class),
+        signers kept apart per file (a name two files share becomes ``<file>/<name>`` in each), a column that
+        a file lacks (signers, languages) unknown for all. Class numbers (SPOTER CSVs without gloss names)
+        cannot join glosses: refused, naming the file."""
+        if len(parts) == 1:
+            return parts[0]
+        _check_joinable_labels(parts)
+        columns = {name: None if any(getattr(part, name) is None for part in parts)
+                   else np.concatenate([getattr(part, name) for part in parts]) for name in _OPTIONAL_COLUMNS}
+        if columns["signers"] is not None:
+            columns["signers"] = np.concatenate(_signers_apart(parts))
+        lengths = np.concatenate([part.lengths for part in parts])
+        return cls(
+            keypoints=np.concatenate([part.keypoints for part in parts]),
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            labels=np.concatenate([part.labels.astype(str) for part in parts]),
+            clip_ids=np.concatenate([part.clip_ids.astype(str) for part in parts]),
+            source=",".join(part.source for part in parts),
+            **columns,
+        )
+
+    @classmethod
     def from_arrays(cls, arrays, source=""):
         return cls(
             keypoints=arrays["keypoints"],
@@ -150,3 +172,26 @@ class SignData:
             source=source,
             **{name: arrays.get(name) for name in _OPTIONAL_COLUMNS},
         )
+
+
+def _numbered(labels):
+    return len(labels) > 0 and all(str(label).lstrip("-").isdigit() for label in np.unique(labels))
+
+
+def _check_joinable_labels(parts):
+    numbered = [part for part in parts if _numbered(part.labels)]
+    if numbered and len(numbered) < len(parts):
+        named = next(part for part in parts if not _numbered(part.labels))
+        raise DataError(f"{numbered[0].source}: labels are class numbers, which cannot be joined with the glosses of "
+                        f"{named.source}; name its classes (a gloss JSON beside a SPOTER CSV) or train on it alone")
+
+
+def _signers_apart(parts):
+    """Each part's signer names, a name that another part uses too prefixed with its file's name."""
+    names = [set(np.unique(part.signers).tolist()) for part in parts]
+    columns = []
+    for i, part in enumerate(parts):
+        shared = set().union(*(other for j, other in enumerate(names) if j != i)) & names[i]
+        stem = Path(part.source).name.split(".")[0]
+        columns.append(np.array([f"{stem}/{name}" if name in shared else name for name in part.signers.astype(str)]))
+    return columns

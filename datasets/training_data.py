@@ -6,9 +6,9 @@ from functools import cached_property
 import numpy as np
 
 from datasets.filters import filter_signs
-from datasets.labels import class_names, label_ids
+from datasets.labels import class_names, keyed_by_language, label_ids
 from datasets.paths import DEFAULT_TRAINING_SET, resolve_path
-from datasets.reading import read_signs
+from datasets.reading import read_sign_files
 from datasets.sign_data import SignData
 from datasets.splits import signer_or_stratified_split
 from utils.errors import DataError
@@ -68,17 +68,22 @@ def build_dataset(args, data_folder=None):
     """Training and validation SignData, and the class names, from the arguments.
 
     ``data_folder`` replaces ``$BASE_DATA_FOLDER/<dataset_name>`` (the ClearML loader passes its copy)."""
-    def read(path):
-        data = read_signs(resolve_path(path, args.dataset_name, data_folder), args.cache_dir or None)
+    def read(paths):
+        data = read_sign_files(paths, args.cache_dir or None,
+                               resolve=lambda path: resolve_path(path, args.dataset_name, data_folder),
+                               progress=not args.no_progress)
         return filter_signs(data, exclude_labels=args.exclude_labels, bsl_letters=args.bsl_letters)
 
     if data_folder is not None and not args.training_set_path:
         raise DataError(f"{data_folder}: name the training file inside the dataset with --training_set_path")
-    data = read(args.training_set_path or DEFAULT_TRAINING_SET)
+    data = read(args.training_set_path or [DEFAULT_TRAINING_SET])
     if args.validation_set_path:
         train, validation = data, read(args.validation_set_path)
     else:
         train, validation = _split(data, args)
+    if args.extra_training_path:
+        train = SignData.join([train, read(args.extra_training_path)])
+    train, validation = keyed_by_language(train, validation)
     if args.min_clips_per_class:
         train = _drop_rare_classes(train, args.min_clips_per_class)
     _check_trainable(train, args)

@@ -15,6 +15,7 @@ exactly these arrays:
 Embeddings of two models live in different spaces: :func:`load_index` refuses an index whose
 ``model_sha256`` is not the checkpoint's, so no query ever mixes them.
 """
+import difflib
 import hashlib
 import json
 import zipfile
@@ -68,13 +69,34 @@ class SignIndex:
             self._searches[name] = build_search(self.embeddings, name)
         return self._searches[name]
 
+    def gloss_matches(self, gloss):
+        """The index's labels that ``gloss`` names: the label itself; else the labels equal to it regardless
+        of case (people type "Hello" for "hello"); else the "LANGUAGE: gloss" labels of that gloss, exactly,
+        then regardless of case. More than one: ``gloss`` is ambiguous; none: the index has no clip of it."""
+        labels = [str(label) for label in self.glosses]
+        words = [label.split(": ", 1)[-1] for label in labels]
+        folded = gloss.casefold()
+        for keys, wanted in ((labels, gloss), ([label.casefold() for label in labels], folded),
+                             (words, gloss), ([word.casefold() for word in words], folded)):
+            found = [label for label, key in zip(labels, keys) if key == wanted]
+            if found:
+                return found
+        return []
+
     def resolve_gloss(self, gloss):
-        """The index's label for ``gloss``: itself, or the one "LANGUAGE: gloss" label it names; None if
-        the index has no clip of it."""
-        if gloss in self.labels:
-            return gloss
-        matches = [label for label in self.glosses if label.split(": ", 1)[-1] == gloss]
+        """The one label of the index that ``gloss`` names (see :meth:`gloss_matches`), else None."""
+        matches = self.gloss_matches(gloss)
         return matches[0] if len(matches) == 1 else None
+
+    def closest_glosses(self, gloss, count=5):
+        """Up to ``count`` labels spelled most like ``gloss``, case aside; a "LANGUAGE: gloss" label is
+        compared by its gloss too, since that is what people type."""
+        spellings = {}
+        for label in map(str, self.glosses):
+            for key in (label.casefold(), label.split(": ", 1)[-1].casefold()):
+                spellings.setdefault(key, []).append(label)
+        close = difflib.get_close_matches(gloss.casefold(), list(spellings), n=count)
+        return list(dict.fromkeys(label for key in close for label in spellings[key]))[:count]
 
     def nearest_glosses(self, query, k, backend="auto"):
         """The ``k`` glosses whose nearest clip is closest to each query: ``(glosses, distances)``, both
@@ -150,6 +172,8 @@ def _check_shapes(arrays, path):
     if embeddings.ndim != 2 or embeddings.dtype.kind != "f":
         raise DataError(f"{path}: 'embeddings' must be a float [clips, vector] array, got {embeddings.dtype} "
                         f"{list(embeddings.shape)}")
+    if not len(embeddings):
+        raise DataError(f"{path}: holds no clip (make an index of some clips with search.py index)")
     if not np.isfinite(embeddings).all():
         raise DataError(f"{path}: 'embeddings' holds NaN or inf")
     for key in ("labels", "clip_ids") + tuple(k for k in OPTIONAL_KEYS if k in arrays):
@@ -167,7 +191,8 @@ def load_index(path, model_sha256=None, checkpoint=""):
     if not path.is_file():
         raise DataError(f"{path}: index file not found")
     try:
-        with np.load(path, allow_pickle=False) as file:
+        # An open file, not the path: numpy would leave its own file unclosed when the archive is damaged.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as file:
             arrays = {key: file[key] for key in file.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable index .npz ({error})") from None

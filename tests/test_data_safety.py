@@ -1,8 +1,11 @@
 """Nothing already written is lost: outputs never alias inputs, run folders are replaced wholly and only once
 a new run has started, --resume checks before it touches anything, temporaries never outlive a write."""
+import errno
 import json
+import logging
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,7 +100,7 @@ def test_resume_refuses_another_model_recipe_or_data_before_touching_the_run(tmp
         run_train(tmp_path, data_files, "--resume", "--epochs", "2", "--lr", "0.01")
     other = generated_sign_data(np.random.default_rng(1), classes=3, per_class=6)
     write_spoter_csv(other, tmp_path / "other.csv")
-    with pytest.raises(DataError, match="data differ from the run's"):
+    with pytest.raises(DataError, match="the data are not the run's"):
         run_train(tmp_path, (tmp_path / "other.csv", data_files[1]), "--resume", "--epochs", "2")
     assert snapshot(folder) == old  # args.json and metrics.jsonl untouched
     run_train(tmp_path, data_files, "--resume", "--epochs", "2")
@@ -168,3 +171,88 @@ def test_an_epoch_is_the_same_whatever_the_worker_count(tmp_path, data_files):
     assert len(records[0]) == len(records[1]) == 2
     for first, second in zip(*records):
         assert first["train_loss"] == second["train_loss"] and first["silhouette_val"] == second["silhouette_val"]
+
+
+def deny_writing(monkeypatch, folder, access=True):
+    """What the kernel answers a user without write permission on ``folder``, or for an immutable folder:
+    access() says no (unless ``access`` is left as it is) and moving it fails. The tests run as root, whom
+    permissions do not stop."""
+    real_access, real_replace = os.access, os.replace
+
+    def denied_access(path, mode, **flags):
+        return not (Path(path) == folder and mode & os.W_OK) and real_access(path, mode, **flags)
+
+    def denied_replace(source, destination, **flags):
+        if Path(source) == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", str(source))
+        return real_replace(source, destination, **flags)
+
+    if access:
+        monkeypatch.setattr(os, "access", denied_access)
+    monkeypatch.setattr(os, "replace", denied_replace)
+
+
+@pytest.mark.parametrize("flags", [["--overwrite"], ["--resume", "--epochs", "2"]])
+def test_a_run_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, data_files, monkeypatch, flags):
+    folder = run_train(tmp_path, data_files)
+    old = snapshot(folder)
+    deny_writing(monkeypatch, folder)
+    monkeypatch.setattr(train, "train", lambda *args: pytest.fail("trained before checking the run folder"))
+    with pytest.raises(DataError, match=f"{folder}: not writable, but --{flags[0][2:]}"):
+        run_train(tmp_path, data_files, *flags)
+    assert snapshot(folder) == old and os.listdir(tmp_path / "runs") == ["run"]
+
+
+def test_a_run_folder_that_becomes_unmovable_keeps_both_runs_and_no_empty_folder(tmp_path, data_files, monkeypatch):
+    folder = run_train(tmp_path, data_files)
+    old = snapshot(folder)
+    deny_writing(monkeypatch, folder, access=False)  # passes the check, fails when the new run takes its place
+    with pytest.raises(DataError, match=r"the new run cannot take its place \(Permission denied\); it is kept in"):
+        run_train(tmp_path, data_files, "--overwrite")
+    assert snapshot(folder) == old
+    left = sorted(os.listdir(tmp_path / "runs"))
+    assert len(left) == 2 and left[0].startswith(".run.new-") and left[1] == "run"  # no .run.old-*
+    assert torch.load(tmp_path / "runs" / left[0] / "last.pt", weights_only=True)["epoch"] == 1  # the epoch is kept
+
+
+def test_resume_on_data_of_another_class_count_names_the_data_not_num_classes(tmp_path, data_files):
+    run_train(tmp_path, data_files)
+    write_spoter_csv(generated_sign_data(np.random.default_rng(1), classes=4, per_class=6), tmp_path / "four.csv")
+    with pytest.raises(DataError) as refused:
+        run_train(tmp_path, (tmp_path / "four.csv", data_files[1]), "--resume", "--epochs", "2")
+    message = str(refused.value)
+    assert "num_classes" not in message
+    assert f"the data are not the run's: --training_set_path {tmp_path / 'four.csv'} --validation_set_path" in message
+    assert "4 classes, content fingerprint" in message
+    assert f"the run trained on --training_set_path {data_files[0]} " in message and "3 classes" in message
+
+
+def test_ctrl_c_during_the_final_plots_says_the_run_is_complete_and_what_is_not_drawn(tmp_path, data_files,
+                                                                                     monkeypatch, caplog):
+    real_load_model = train.load_model
+
+    def load_then_interrupt(*args):  # finish() loads best.pt first: Ctrl-C while the plots are under way
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_load_model(*args)
+
+    monkeypatch.setattr(train, "load_model", load_then_interrupt)
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stop:
+        run_train(tmp_path, data_files)
+    folder = tmp_path / "runs" / "run"
+    assert stop.value.code == 130 and "Continue it with" not in caplog.text
+    assert "SIGINT received after the last epoch: the run is complete" in caplog.text
+    assert "not drawn: embeddings_t-SNE.html, training_curves.html" in caplog.text
+    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 1
+    assert not (folder / "embeddings_t-SNE.html").exists()
+    monkeypatch.setattr(train, "load_model", real_load_model)
+    run_train(tmp_path, data_files, "--resume")  # as the message says: draws them, trains nothing again
+    assert (folder / "embeddings_t-SNE.html").exists() and (folder / "training_curves.html").exists()
+    assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_best_metric_undefined_in_every_epoch_is_said_so_not_minus_infinity(tmp_path, data_files, caplog):
+    data = generated_sign_data(np.random.default_rng(0), classes=3, per_class=6)
+    write_spoter_csv(data.subset([0, 6, 12]), tmp_path / "one_each.csv")  # one clip per class: no silhouette
+    with caplog.at_level(logging.INFO):
+        run_train(tmp_path, (data_files[0], tmp_path / "one_each.csv"), "--epochs", "2")
+    assert "best silhouette_val undefined in every epoch" in caplog.text and "-inf" not in caplog.text

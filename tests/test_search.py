@@ -8,10 +8,11 @@ import torch
 
 import search
 from datasets import layout, read_signs
+from datasets.formats.spoter_csv import write_spoter_csv
 from datasets.sign_data import DataError
 from models import build_model
 from retrieval.embedding import embed_signs, hands_detected
-from retrieval.index import REQUIRED_KEYS, build_index, file_sha256, load_index, save_index
+from retrieval.index import REQUIRED_KEYS, SignIndex, build_index, file_sha256, load_index, save_index
 from retrieval.metrics import rank_classes
 from retrieval.neighbours import FaissSearch, TorchSearch, choose_backend, nearest_classes
 from retrieval.practice import assess, other_gloss_distances, practice_score, score_quantiles
@@ -140,6 +141,86 @@ def test_saving_never_replaces_an_input_or_an_existing_file_unasked(tmp_path):
     save_index(index, existing, overwrite=True)
     assert len(load_index(existing)) == len(index)
     assert [p.name for p in tmp_path.iterdir()] == ["index.npz"]  # no temporary file left
+
+
+# ---- naming a gloss (hand-made labels) ----
+
+def labelled_index(labels, sha="0" * 64, vector=8):
+    """An index of one clip per label (GENERATED vectors): what matters here is its labels."""
+    labels = np.asarray(labels, dtype=str)
+    return SignIndex(embeddings=unit_vectors(np.random.default_rng(2), len(labels), vector), labels=labels,
+                     clip_ids=np.array([f"c{i}" for i in range(len(labels))]), model_sha256=sha,
+                     config=dict(TINY_MODEL_CONFIG), score_quantiles=np.linspace(0.5, 2.0, 101, dtype=np.float32))
+
+
+def test_a_gloss_is_found_whatever_its_case_and_without_its_language():
+    index = labelled_index(["hello", "good job", "Thanks", "LSM: hola", "PSL: hola", "BISINDO: makan", "MAKAN"])
+    assert index.resolve_gloss("hello") == "hello"
+    assert index.resolve_gloss("Hello") == index.resolve_gloss("HELLO") == "hello"
+    assert index.resolve_gloss("GOOD JOB") == "good job" and index.resolve_gloss("thanks") == "Thanks"
+    assert index.resolve_gloss("lsm: HOLA") == "LSM: hola"
+    assert index.resolve_gloss("makan") == "MAKAN"  # a label itself, case aside, before a language's gloss
+    assert index.gloss_matches("hola") == ["LSM: hola", "PSL: hola"] and index.resolve_gloss("hola") is None
+    assert index.gloss_matches("helo") == [] and index.resolve_gloss("helo") is None
+    both = labelled_index(["hello", "Hello"])
+    assert both.resolve_gloss("Hello") == "Hello" and both.gloss_matches("HELLO") == ["Hello", "hello"]
+
+
+def test_the_closest_glosses_are_those_spelled_alike():
+    index = labelled_index([f"sign{i:03d}" for i in range(80)] + ["hello", "yellow", "help", "LSM: hola"])
+    assert index.closest_glosses("Helo")[:2] == ["hello", "help"]
+    assert index.closest_glosses("HOLA") == ["LSM: hola"]
+    assert len(index.closest_glosses("sign01", count=3)) == 3
+    assert index.closest_glosses("zzzzzzzz") == []
+
+
+# ---- search.py practice: naming a gloss, with the pretrained model (a GENERATED attempt) ----
+
+@pytest.fixture
+def attempt(tmp_path):
+    """One GENERATED clip with hands, as a SPOTER CSV: what practice needs besides a gloss."""
+    path = tmp_path / "attempt.csv"
+    write_spoter_csv(generated_sign_data(np.random.default_rng(3), classes=1, per_class=1), path)
+    return path
+
+
+def test_practice_takes_a_gloss_in_any_case(attempt, tmp_path):
+    output = tmp_path / "practice.json"
+    run_search("practice", attempt, "--gloss", "HeLLo", "--index", PRETRAINED_INDEX, "--checkpoint",
+               PRETRAINED_MODEL, "--json", output)
+    result = json.loads(output.read_text())
+    assert result["gloss"] == "hello" and 0 <= result["score"] <= 100
+
+
+def test_practice_with_an_unknown_gloss_lists_every_gloss_of_a_small_index(attempt, capsys):
+    glosses = load_index(PRETRAINED_INDEX).glosses.tolist()
+    assert len(glosses) <= search.MAX_LISTED_GLOSSES
+    code, line = exit_line(capsys, "practice", attempt, "--gloss", "no-such-sign", "--index", PRETRAINED_INDEX,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and f"{PRETRAINED_INDEX}: no clip of gloss 'no-such-sign' (--gloss)" in line
+    assert line.endswith(f"its {len(glosses)} glosses: " + ", ".join(glosses))
+
+
+def test_practice_with_an_unknown_gloss_suggests_the_closest_of_a_large_index(attempt, tmp_path, capsys):
+    labels = [f"word{i:03d}" for i in range(search.MAX_LISTED_GLOSSES)] + ["hello", "help", "yellow"]
+    vector = torch.load(PRETRAINED_MODEL, weights_only=True)["config"]["vector_length"]
+    path = save_index(labelled_index(labels, file_sha256(PRETRAINED_MODEL), vector), tmp_path / "large.npz")
+    code, line = exit_line(capsys, "practice", attempt, "--gloss", "Helo", "--index", path,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and "no clip of gloss 'Helo' (--gloss)" in line
+    assert line.endswith(f"the closest of its {len(labels)} glosses: hello, help, yellow")
+    code, line = exit_line(capsys, "practice", attempt, "--gloss", "qqqqqq", "--index", path,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and line.endswith(f"none of its {len(labels)} glosses is spelled like it")
+
+
+def test_practice_with_a_gloss_of_several_languages_names_them(attempt, tmp_path, capsys):
+    vector = torch.load(PRETRAINED_MODEL, weights_only=True)["config"]["vector_length"]
+    index = labelled_index(["LSM: hola", "PSL: hola", "LSM: comer"], file_sha256(PRETRAINED_MODEL), vector)
+    path = save_index(index, tmp_path / "languages.npz")
+    code, line = exit_line(capsys, "practice", attempt, "--gloss", "Hola", "--index", path,
+                           "--checkpoint", PRETRAINED_MODEL)
+    assert code == 2 and "--gloss 'Hola' names 2 glosses (LSM: hola, PSL: hola); pass the one meant" in line
 
 
 # ---- search.py on real clips with the pretrained model ----
@@ -355,3 +436,21 @@ def test_a_release_checkpoint_has_the_same_bytes_whenever_it_is_written(tmp_path
     release = torch.load(first, weights_only=True)
     assert "optimizer" not in release and release["epoch"] == 3
     assert all(t.dtype == torch.float16 for t in release["model"].values() if t.is_floating_point())
+
+
+def test_an_index_of_several_files_holds_every_clip_of_each(tmp_path, capsys):
+    parts = []
+    for seed, name in ((0, "one.csv"), (1, "two.csv")):
+        data = generated_sign_data(np.random.default_rng(seed), classes=2, per_class=3, signers=3)
+        write_spoter_csv(data, tmp_path / name)
+        parts.append(read_signs(tmp_path / name))
+    path = tmp_path / "index.npz"
+    run_search("index", f"{tmp_path / 'one.csv'},{tmp_path / 'two.csv'}", "-o", path, "--checkpoint", PRETRAINED_MODEL)
+    index = load_index(path)
+    assert index.clip_ids.tolist() == [*parts[0].clip_ids, *parts[1].clip_ids]
+    # A signer name both files use is two people: each keeps his own, prefixed by his file.
+    assert "one/signer0" in index.signers and "two/signer0" in index.signers
+    code, line = exit_line(capsys, "index", f"{tmp_path / 'one.csv'},{tmp_path / 'two.csv'}", "-o",
+                           tmp_path / "two.csv", "--checkpoint", PRETRAINED_MODEL, "--overwrite")
+    assert code == 2 and "two.csv" in line
+    assert read_signs(tmp_path / "two.csv").clip_ids.tolist() == parts[1].clip_ids.tolist()

@@ -48,7 +48,8 @@ class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
 
     WHAT = "recipe"
-    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "split_seed": None, "ema_decay": 0.0}
+    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "split_seed": None, "ema_decay": 0.0,
+                   "extra_training_path": "", "clips_per_signer_gloss": 0}
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -78,7 +79,12 @@ class RecipeConfig(Settings):
     dataset_project: str = _data("Sign Language Recognition", "ClearML dataset project", free_on_resume=True)
     dataset_loader: str = _data("local", "where data comes from", choices=["local", "clearml"], free_on_resume=True)
     training_set_path: str = _data("", "SPOTER CSV (.csv, .csv.gz), MediaPipe .npz, .pose or a folder per class; "
-                                       "empty: the bundled data/asl_mit set", free_on_resume=True)
+                                       "several comma-separated files train as one set (same gloss, same class; "
+                                       "signers kept apart per file); empty: the bundled data/asl_mit set",
+                                   free_on_resume=True)
+    extra_training_path: str = _data("", "comma-separated files whose clips are added to the training clips after "
+                                         "the validation split, so their signers are never held out (more people "
+                                         "behind the same folds)", free_on_resume=True)
     validation_set_path: str = _data("", "validation file; empty: split the training data (by signer when known)",
                                      free_on_resume=True)
     validation_signers: float = _data(0.2, "signers held out when splitting: a count (>= 1) or a fraction (< 1)",
@@ -96,6 +102,10 @@ class RecipeConfig(Settings):
     bsl_letters: list = common("bsl_letters", DATA)
     min_clips_per_class: int = _data(0, "drop training classes with fewer clips (2 makes every class usable for "
                                         "triplets)", at_least(0))
+    clips_per_signer_gloss: int = _data(0, "each epoch draws at most this many clips of every (signer, gloss) "
+                                           "pair, anew every epoch, so that a signer who recorded a sign 300 times "
+                                           "weighs as much as one who recorded it 20 times; 0: every clip",
+                                        at_least(0))
     clips_per_class: int = _data(4, "batches hold runs of this many clips per class, spread over signers (P "
                                     "classes x K clips); 0: plain shuffle (published)", at_least(0))
     cache_dir: str = common("cache_dir", DATA, free_on_resume=True)

@@ -99,6 +99,14 @@ def subsample(count, limit, seed):
     return np.sort(np.random.default_rng(seed).permutation(count)[:limit])
 
 
+RUN_FIGURES = ("embeddings t-SNE", "training curves")
+
+
+def figure_file(folder, title):
+    """Where :func:`run_figures` writes the figure of ``title``."""
+    return Path(folder) / f"{title.replace(' ', '_')}.html"
+
+
 def run_figures(embedded, folder, seed=0, max_points=MAX_TSNE_POINTS):
     """The end-of-training figures: the t-SNE map of ``embedded``, ``{"train": (embeddings, SignData),
     "validation": (...)}`` (at most ``max_points`` clips) and, when the folder has a metrics file, the
@@ -109,15 +117,16 @@ def run_figures(embedded, folder, seed=0, max_points=MAX_TSNE_POINTS):
     groups = np.repeat(list(embedded), [len(clips) for clips in data])
     keep = subsample(len(embeddings), max_points, seed)
     signers = None if any(d.signers is None for d in data) else np.concatenate([d.signers for d in data])
-    figures = {"embeddings t-SNE": embedding_scatter(
+    tsne, curves = RUN_FIGURES
+    figures = {tsne: embedding_scatter(
         embeddings[keep], np.concatenate([d.labels for d in data])[keep], groups[keep],
         np.concatenate([d.clip_ids for d in data])[keep], None if signers is None else signers[keep],
         title="embeddings of the best model (t-SNE)", seed=seed,
     )}
     if (folder / "metrics.jsonl").exists():
-        figures["training curves"] = training_curves(read_metrics(folder / "metrics.jsonl"))
+        figures[curves] = training_curves(read_metrics(folder / "metrics.jsonl"))
     for title, figure in figures.items():
-        write_figure(figure, folder / f"{title.replace(' ', '_')}.html")
+        write_figure(figure, figure_file(folder, title))
     return figures
 
 

@@ -41,6 +41,23 @@ def _same_file(a, b):
     return a.resolve() == b.resolve()
 
 
+def check_output_file(flag, output):
+    """Refuse, before any work, an output file that cannot be written: a folder, a path under a file, or one
+    in a folder that is not writable. Missing folders are fine (the writers make them)."""
+    if not output:
+        return
+    output = Path(output)
+    if output.is_dir():
+        raise DataError(f"{flag} {output}: is a folder; expected a file name")
+    folder = output.parent
+    while not folder.exists() and folder != folder.parent:  # the nearest that exists is where writing starts
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DataError(f"{flag} {output}: {folder} is a file, so nothing can be written under it")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"{flag} {output}: folder {folder} is not writable")
+
+
 def refuse_overwriting_inputs(flag, output, inputs):
     """Refuse an output path that is one of the command's inputs (``{flag: path}``), before anything runs."""
     if not output:

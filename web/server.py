@@ -1,6 +1,6 @@
 """The local server of the browser page: the page, its npm assets, the exported model and the index.
 
-Routes (GET only, bound to 127.0.0.1):
+Routes (GET and HEAD only, bound to 127.0.0.1):
 
   /                 web/index.html (and the page's own files beside it: app.js, capture.js, style.css)
   /ort/FILE         onnxruntime-web's dist files (web/node_modules/onnxruntime-web/dist)
@@ -9,22 +9,29 @@ Routes (GET only, bound to 127.0.0.1):
   /model.json       its sidecar
   /index.json       the search index (.npz of search.py index), converted to JSON once at start
 
+Nothing else is ever served: no other name, no file reached through a symbolic link that leads out of its
+folder, no other method (405), no request whose Host is not ``127.0.0.1:PORT`` or ``localhost:PORT``
+(403: a page of another site whose name was re-pointed at 127.0.0.1, "DNS rebinding", must not read the
+model and index). Error replies carry the standard reason phrase only, nothing of the request. A
+connection that sends nothing for :data:`IDLE_TIMEOUT_S` seconds is closed, and every connection has its
+own thread, so a slow or broken client never holds up the next request.
+
 An index is refused unless its ``model_sha256`` is the model's ``checkpoint_sha256``: distances between
 embeddings of two different models mean nothing.
 """
 import json
 import logging
 import mimetypes
+import sys
 import threading
 from functools import partial
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
-
-from datasets.sign_data import DataError
 from deploy.onnx_export import read_sidecar, sidecar_path
+from retrieval import index as sign_index
+from utils.errors import DataError
 
 log = logging.getLogger("serve")
 
@@ -36,8 +43,14 @@ ASSET_FOLDERS = {
 }
 PAGE_FILES = ("index.html", "app.js", "capture.js", "style.css", "screenshot.png")
 HOST = "127.0.0.1"
-INDEX_KEYS = ("embeddings", "labels", "clip_ids", "model_sha256", "score_quantiles")
-QUANTILES = 101
+LOCAL_NAMES = (HOST, "localhost")
+METHODS = ("GET", "HEAD")
+# Long enough for a browser that opens a connection ahead of its request, short enough that idle or
+# stalled connections do not pile up threads.
+IDLE_TIMEOUT_S = 5.0
+# Python's timeout on a send bounds the whole send: a reply of several MB (MediaPipe's wasm and models) to
+# a busy browser gets longer than an idle wait, and a client that never reads still loses its thread.
+REPLY_TIMEOUT_S = 60.0
 CONTENT_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
                  ".json": "application/json", ".onnx": "application/octet-stream",
                  ".data": "application/octet-stream", ".tflite": "application/octet-stream",
@@ -47,49 +60,47 @@ CONTENT_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": 
 def check_assets():
     missing = [str(folder) for folder in ASSET_FOLDERS.values() if not folder.is_dir()]
     if missing:
-        raise DataError(f"{', '.join(missing)} not found: run `npm ci` in {WEB} first")
-
-
-def _text(array):
-    return [str(value) for value in np.asarray(array).tolist()]
+        raise DataError(f"{', '.join(missing)} not found: the page's npm packages are not installed; run "
+                        f"`cd {WEB} && npm ci` first")
 
 
 def load_index(path, model):
     """The index .npz as a JSON-ready dict, checked against the model's sidecar ``model``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: index not found (make one with `python search.py index`)")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: not a readable index ({error})") from None
-    with archive:
-        missing = [key for key in INDEX_KEYS if key not in archive.files]
-        if missing:
-            raise DataError(f"{path}: missing array(s) {', '.join(missing)}; expected an index of `search.py index`")
-        arrays = {key: archive[key] for key in archive.files}
-    sha = str(arrays["model_sha256"])
-    if sha != model["checkpoint_sha256"]:
-        raise DataError(f"{path}: index of another model (model_sha256 {sha[:12]}...), but the model's checkpoint "
-                        f"is {model['checkpoint_sha256'][:12]}...; index the data again with this model")
-    embeddings = np.asarray(arrays["embeddings"], dtype=np.float32)
-    if embeddings.ndim != 2 or embeddings.shape[1] != model["vector_length"] or len(embeddings) == 0:
-        raise DataError(f"{path}: embeddings must be [clips, {model['vector_length']}], got {list(embeddings.shape)}")
-    quantiles = np.asarray(arrays["score_quantiles"], dtype=np.float32)
-    if quantiles.shape != (QUANTILES,):
-        raise DataError(f"{path}: score_quantiles must have {QUANTILES} values, got {list(quantiles.shape)}")
-    for key in ("labels", "clip_ids"):
-        if len(arrays[key]) != len(embeddings):
-            raise DataError(f"{path}: {key} has {len(arrays[key])} entries for {len(embeddings)} embeddings")
+    index = sign_index.load_index(path, model["checkpoint_sha256"], model.get("checkpoint") or "")
+    if index.embeddings.shape[1] != model["vector_length"]:
+        raise DataError(f"{path}: embeddings must be [clips, {model['vector_length']}], got "
+                        f"{list(index.embeddings.shape)}")
     return {
-        "embeddings": embeddings.tolist(),
-        "labels": _text(arrays["labels"]),
-        "clip_ids": _text(arrays["clip_ids"]),
-        "signers": _text(arrays["signers"]) if "signers" in arrays else None,
-        "model_sha256": sha,
-        "config": json.loads(str(arrays["config"])) if "config" in arrays else {},
-        "score_quantiles": quantiles.tolist(),
+        "embeddings": index.embeddings.tolist(),
+        "labels": index.labels.tolist(),
+        "clip_ids": index.clip_ids.tolist(),
+        "signers": None if index.signers is None else index.signers.tolist(),
+        "model_sha256": index.model_sha256,
+        "config": index.config,
+        "score_quantiles": index.score_quantiles.tolist(),
     }
+
+
+def contained_file(path, folder):
+    """``path`` with its links resolved, if that is a file inside ``folder``; else None. A link may point
+    anywhere on the disk: following one out of its folder would serve a file that was never whitelisted."""
+    try:
+        real = path.resolve(strict=True)
+        inside = real.is_relative_to(folder.resolve(strict=True)) and real.is_file()
+    except (OSError, ValueError, RuntimeError):  # a name too long, a null byte, a loop of links: not there
+        return None
+    return real if inside else None
+
+
+def allowed_hosts(port):
+    """The Host values a browser sends for this server; a browser leaves out the default port 80."""
+    hosts = {f"{name}:{port}" for name in LOCAL_NAMES}
+    return hosts | set(LOCAL_NAMES) if port == 80 else hosts
+
+
+def content_type(route):
+    suffix = Path(route).suffix or ".html"
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(route)[0] or "text/html"
 
 
 class Site:
@@ -99,7 +110,7 @@ class Site:
         check_assets()
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
-            raise DataError(f"{self.model_path}: model not found (make one with `python export.py`)")
+            raise DataError(f"{self.model_path}: model not found (--model; make one with `python export.py`)")
         self.model = read_sidecar(self.model_path)
         self.documents = {
             "/model.json": sidecar_path(self.model_path).read_bytes(),
@@ -110,53 +121,124 @@ class Site:
         """The file behind a route, or None: nothing outside the whitelisted folders is ever served."""
         if route == "/model.onnx":
             return self.model_path
-        name = route.lstrip("/") or "index.html"
+        if not route.startswith("/"):
+            return None
+        name = route[1:] or "index.html"
         if name in PAGE_FILES:
-            return WEB / name
+            return contained_file(WEB / name, WEB)
         prefix, _, rest = name.partition("/")
         folder = ASSET_FOLDERS.get(prefix)
         if folder is None or not rest or "/" in rest or rest.startswith("."):
             return None
-        return folder / rest
+        return contained_file(folder / rest, folder)
+
+    def content(self, route):
+        """The bytes behind a route, or None when there are none to hand out."""
+        if route in self.documents:
+            return self.documents[route]
+        path = self.file_for(route)
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as error:  # removed or made unreadable since start: say so here, answer 404
+            log.warning("%s: cannot read it (%s)", path, error.strerror or error)
+            return None
 
 
-class Handler(SimpleHTTPRequestHandler):
+def escaped(text):
+    """The client's text made safe for one log line: control characters and non-ASCII as escapes."""
+    return str(text).encode("unicode_escape").decode("ascii")
+
+
+class Handler(BaseHTTPRequestHandler):
     def __init__(self, *args, site, **kwargs):
         self.site = site
+        # Read at each connection, not at import, so that a test can shorten it. StreamRequestHandler puts
+        # it on the socket: a read that waits longer ends the connection (handle_one_request closes it).
+        self.timeout = IDLE_TIMEOUT_S
         super().__init__(*args, **kwargs)
+
+    def parse_request(self):
+        """The base class's parsing, then the checks every request must pass before any route."""
+        if not super().parse_request():
+            return False
+        if self.command not in METHODS:
+            self.reply(HTTPStatus.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(METHODS)})
+            return False
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            self.reply(HTTPStatus.BAD_REQUEST)
+            return False
+        if hosts[0].lower() not in allowed_hosts(self.server.server_address[1]):
+            log.warning("refused a request for Host '%s': only %s are answered (a page of another site must "
+                        "not read the model and index)", escaped(hosts[0]),
+                        " and ".join(sorted(allowed_hosts(self.server.server_address[1]))))
+            self.reply(HTTPStatus.FORBIDDEN)
+            return False
+        return True
 
     def do_GET(self):
         route = self.path.split("?", 1)[0]
-        body = self.site.documents.get(route)
-        path = None if body is not None else self.site.file_for(route)
-        if body is None and (path is None or not path.is_file()):
-            self.send_error(HTTPStatus.NOT_FOUND, f"{route} not found")
-            return
+        body = self.site.content(route)
         if body is None:
-            body = path.read_bytes()
-        suffix = Path(route).suffix or ".html"
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", CONTENT_TYPES.get(suffix) or mimetypes.guess_type(route)[0] or "text/html")
+            self.reply(HTTPStatus.NOT_FOUND)
+        else:
+            self.reply(HTTPStatus.OK, body, content_type(route))
+
+    do_HEAD = do_GET  # reply() leaves the body out
+
+    def send_error(self, code, message=None, explain=None):
+        # The base class calls this for requests it cannot parse, with a message that quotes the request
+        # line, and would put that message into the status line: the reply keeps the standard phrase only.
+        if message:
+            log.debug("%s: %d %s", self.address_string(), code, escaped(message))
+        self.close_connection = True
+        self.reply(HTTPStatus(code))
+
+    def reply(self, status, body=None, kind="text/plain; charset=utf-8", headers=None):
+        """A whole response; the status line carries the standard reason phrase, nothing of the request."""
+        if body is None:
+            body = f"{status.value} {status.phrase}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
-
-    def do_HEAD(self):
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+        if self.command != "HEAD":
+            self.connection.settimeout(REPLY_TIMEOUT_S)
+            self.wfile.write(body)
 
     def log_message(self, format, *args):
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("%s %s", self.address_string(), escaped(format % args))
+
+
+class Server(ThreadingHTTPServer):
+    """One thread per connection, so that a slow client holds up only its own."""
+
+    def handle_error(self, request, client_address):
+        # A client that drops its connection before the reply is complete is no bug of the server's.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("%s: connection dropped (%s)", client_address[0], sys.exc_info()[1])
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(model_path, index_path, port=8000):
     """A server bound to 127.0.0.1 (``port`` 0: any free port); ``server.server_address[1]`` is its port."""
     site = Site(model_path, index_path)
-    return ThreadingHTTPServer((HOST, port), partial(Handler, site=site))
+    try:
+        return Server((HOST, port), partial(Handler, site=site))
+    except OSError as error:
+        raise DataError(f"--port {port}: cannot listen on {HOST}:{port} ({error.strerror or error}); choose "
+                        f"another port (0: any free one)") from None
 
 
 def serve_in_background(model_path, index_path, port=0):
     """Start a server on a thread (for tests); returns ``(server, url)``; stop with ``server.shutdown()``."""
     server = make_server(model_path, index_path, port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop's next poll: a short interval keeps each test's teardown short
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, f"http://{HOST}:{server.server_address[1]}/"

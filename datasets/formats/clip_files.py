@@ -44,8 +44,10 @@ def read_clip(path):
     return CLIP_READERS[path.suffix.lower()](path)
 
 
-def read_clips(paths, description="reading clips"):
-    return [read_clip(path) for path in tqdm(paths, desc=description, unit="clip", leave=False)]
+def read_clips(paths, description="reading clips", progress=True):
+    # Closed on an error too: a bar left on the line would swallow the start of the error message.
+    with tqdm(paths, desc=description, unit="clip", leave=False, disable=not progress) as bar:
+        return [read_clip(path) for path in bar]
 
 
 def class_folder(folder, path):
@@ -56,8 +58,9 @@ def class_folder(folder, path):
     return parts[0]
 
 
-def read_class_folders(folder):
-    """All clips under ``folder``, labelled by the name of the first-level subfolder holding them."""
+def read_class_folders(folder, progress=True):
+    """All clips under ``folder``, labelled by the name of the first-level subfolder holding them; ``progress``:
+    a progress bar while reading them."""
     folder = Path(folder)
     paths = find_clips(folder)
     if not paths:
@@ -67,5 +70,6 @@ def read_class_folders(folder):
         )
     labels = [class_folder(folder, path) for path in paths]
     return SignData.from_clips(
-        read_clips(paths), labels=labels, clip_ids=[clip_id(folder, path) for path in paths], source=str(folder)
+        read_clips(paths, progress=progress), labels=labels, clip_ids=[clip_id(folder, path) for path in paths],
+        source=str(folder),
     )
