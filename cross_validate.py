@@ -24,7 +24,8 @@ so zero-shot figures come as a mean over the fold models too.
 
 Writes ``<output>/<name>/fold_K.json`` (evaluate.py's JSON) per fold, ``fold_K_zero_shot_<file>.json`` and
 ``summary.json``; a fold whose JSON exists is not run again, and a fold whose training was interrupted resumes
-from its ``last.pt`` (train.py's ``--resume``), so an interrupted run continues where it stopped.
+from its ``last.pt`` (train.py's ``--resume``), so an interrupted run continues where it stopped. ``study.json``
+records the flags the figures depend on: finished folds are never averaged with folds of other flags (refused).
 """
 import argparse
 import json
@@ -36,6 +37,8 @@ import numpy as np
 
 import evaluate
 import train
+from datasets import read_sign_files, resolve_path
+from datasets.sign_data import SignData
 from utils.errors import DataError
 from utils.cli import Parser, int_list, run_command
 from utils.settings import add_common, at_least, checked
@@ -43,6 +46,11 @@ from utils.run_files import write_json
 
 log = logging.getLogger("cross_validate")
 FIGURES = ("top1", "top5", "mAP")
+# The flags that make a study's figures what they are (not --only, --zero_shot, --output, --name): the finished
+# folds of a study were all run with the same ones, or their figures would be averaged as if of one recipe.
+STUDY_FLAGS = ("data", "train_also", "folds", "seed", "training_seed", "bsl_letters", "baseline_only", "by_group",
+               "train_flags")
+STUDY_RECORD = "study.json"
 
 
 def get_args_parser():
@@ -174,12 +182,57 @@ def table(summary, title):
     return title + "\n" + "\n".join(lines)
 
 
-def run(args):
-    folder = Path(args.output) / args.name
-    folder.mkdir(parents=True, exist_ok=True)
+def check_study(args):
+    """The folds to run. Refused before any folder or fold: --only outside the folds, data files that are missing,
+    unreadable or cannot be joined, and signers of --data too few for --folds."""
     folds = args.only or list(range(1, args.folds + 1))
     if any(not 1 <= fold <= args.folds for fold in folds):
         raise DataError(f"--only {','.join(map(str, folds))}: folds are numbered 1 to --folds {args.folds}")
+    data = read_sign_files(args.data, progress=False)
+    if args.train_also:  # found as train.py finds it, joined as train.py joins it
+        SignData.join([data, read_sign_files(args.train_also, resolve=resolve_path, progress=False)])
+    for path in args.zero_shot:
+        read_sign_files(path, progress=False)
+    signers = 0 if data.signers is None else len(np.unique(data.signers))
+    if signers < args.folds:
+        raise DataError(f"--folds {args.folds}: --data {args.data} has {signers} known signer(s); leave-signers-out "
+                        f"folds need at least as many signers as folds")
+    return folds
+
+
+def study_flags(args):
+    """This study's :data:`STUDY_FLAGS`, as JSON gives them back; a baseline study trains nothing, so the training
+    flags are none of its."""
+    training = ("train_also", "training_seed", "train_flags") if args.baseline_only else ()
+    return json.loads(json.dumps({name: getattr(args, name) for name in STUDY_FLAGS if name not in training}))
+
+
+def check_resumed_study(folder, args):
+    """Refuse to add to a study whose finished folds were run with other flags; else record this study's flags.
+    A folder without finished folds takes the new flags (a fold whose training was interrupted may resume with
+    more epochs: train.py checks that resume)."""
+    record, flags = folder / STUDY_RECORD, study_flags(args)
+    finished = sorted(path.name for path in folder.glob("fold_*.json"))
+    if finished and record.is_file():
+        try:
+            before = json.loads(record.read_text())
+        except (OSError, ValueError) as error:
+            raise DataError(f"{record}: not readable JSON ({error}); delete it to adopt this study's flags") from None
+        if not isinstance(before, dict):
+            before = {}
+        changed = [f"--{name} {before.get(name)!r} (now {flags.get(name)!r})"
+                   for name in STUDY_FLAGS if before.get(name) != flags.get(name)]
+        if changed:
+            raise DataError(f"{folder}: its finished folds ({', '.join(finished)}) were run with other flags: "
+                            f"{'; '.join(changed)}; use another --name, or delete those files to run them again")
+    write_json(record, flags)
+
+
+def run(args):
+    folds = check_study(args)
+    folder = Path(args.output) / args.name
+    folder.mkdir(parents=True, exist_ok=True)
+    check_resumed_study(folder, args)
     per_fold, zero_shot = [], {}
     for fold in folds:
         path = folder / f"fold_{fold}.json"

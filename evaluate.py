@@ -158,9 +158,14 @@ def split_set(name, data, args):
     file is the split train.py makes of it with the same seed and held-out signers)."""
     if not len(data):
         raise DataError(f"{data.source}: no clips left after filtering ({name})")
-    kept, held_out, by_signer = signer_or_stratified_split(
-        data.labels, data.signers, args.held_out_signers, args.query_fraction, args.seed, args.held_out_fold
-    )
+    try:
+        kept, held_out, by_signer = signer_or_stratified_split(
+            data.labels, data.signers, args.held_out_signers, args.query_fraction, args.seed, args.held_out_fold
+        )
+    except DataError as error:  # which signers or folds cannot be made: say of which file, by which flag
+        fold = args.held_out_fold
+        flag = (f"--held_out_fold {fold[0] + 1}/{fold[1]}" if fold else f"--held_out_signers {args.held_out_signers:g}")
+        raise DataError(f"{data.source}: {flag}: {error}") from None
     reference, query = keep_widespread_glosses(data, [data.subset(kept), data.subset(held_out)], args.min_signers)
     protocol = {
         "split": "held-out signers" if by_signer else "stratified by class",
@@ -368,7 +373,8 @@ def run(args):
             result["plot"] = str(plot_set(evaluation, embeddings[next(iter(embedders))],
                                           plot_path(args.plot, evaluation.name, len(sets) > 1), args))
     if not results:
-        raise DataError("no set with two or more classes to evaluate")
+        raise DataError(f"{', '.join(evaluation.name for evaluation in sets)}: no set whose references hold two or "
+                        f"more classes; nothing to evaluate")
     print(table(results, args.k_shot))
     if args.by_group:
         print("\n" + group_table(results))

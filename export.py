@@ -11,19 +11,16 @@ on evaluate.py's default split of each FILE.
 """
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from datasets import filter_signs, read_signs
-from datasets.sign_data import DataError
 from deploy.onnx_export import (INPUT_NAMES, OPSET, OUTPUT_NAME, check_outputs, export, load_embedding_model,
                                 quantize_int8, sidecar_path)
-
-log = logging.getLogger("export")
+from utils.cli import Parser, comma_list, run_command, setup_logging
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="export.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="checkpoint of an embedding model (best.pt of train.py)")
     parser.add_argument("--output", default="",
                         help="ONNX file to write (default: the checkpoint's name with .onnx); sidecar: same name, .json")
@@ -31,7 +28,8 @@ def get_args_parser():
     parser.add_argument("--force", action="store_true", help="replace existing output files")
     parser.add_argument("--evaluate", nargs="+", default=[], metavar="FILE",
                         help="print top-1 of PyTorch and onnxruntime on evaluate.py's default split of each FILE")
-    parser.add_argument("--exclude-labels", default="_idle", help="labels dropped before --evaluate (comma-separated)")
+    parser.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
+                        help="labels dropped before --evaluate (comma-separated)")
     return parser
 
 
@@ -39,15 +37,26 @@ def mebibytes(path):
     return Path(path).stat().st_size / 2 ** 20
 
 
-def evaluate_exports(args, paths):
+def read_evaluation_data(args):
+    """``{file: its clips}`` of --evaluate, read and split now: a file that cannot be scored is refused before the
+    export's work, not after."""
+    from deploy.onnx_runtime import default_split
+
+    evaluation_data = {file: filter_signs(read_signs(file), exclude_labels=args.exclude_labels)
+                       for file in args.evaluate}
+    for data in evaluation_data.values():
+        default_split(data)
+    return evaluation_data
+
+
+def evaluate_exports(args, paths, evaluation_data):
     from deploy.onnx_runtime import embed_onnx, embed_torch, open_session, top1_by_method
 
     model, _ = load_embedding_model(args.checkpoint)
     embedders = {"pytorch": lambda clips: embed_torch(model, clips)}
     for name, path in paths.items():
         embedders[f"onnxruntime {name}"] = lambda clips, session=open_session(path): embed_onnx(session, clips)
-    for file in args.evaluate:
-        data = filter_signs(read_signs(file), exclude_labels=[x for x in args.exclude_labels.split(",") if x])
+    for file, data in evaluation_data.items():
         figures, protocol = top1_by_method(data, embedders)
         print(f"top-1 on {file} ({protocol['split']}: {protocol['query_clips']} queries, "
               f"{protocol['reference_clips']} references, seed {protocol['seed']}):")
@@ -59,6 +68,7 @@ def evaluate_exports(args, paths):
 def run(args):
     output = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(".onnx")
     check_outputs(args.checkpoint, output, args.force, args.int8)
+    evaluation_data = read_evaluation_data(args)
     export(args.checkpoint, output)
     print(f"wrote {output} ({mebibytes(output):.2f} MiB, opset {OPSET}; inputs {', '.join(INPUT_NAMES)}; "
           f"output {OUTPUT_NAME}) and {sidecar_path(output)}")
@@ -68,17 +78,12 @@ def run(args):
         print(f"wrote {paths['int8']} ({mebibytes(paths['int8']):.2f} MiB, dynamic int8) and "
               f"{sidecar_path(paths['int8'])}")
     if args.evaluate:
-        evaluate_exports(args, paths)
+        evaluate_exports(args, paths, evaluation_data)
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = get_args_parser().parse_args(argv)
-    try:
-        run(args)
-    except DataError as error:
-        log.error("%s", error)
-        sys.exit(2)
+    setup_logging(logging.WARNING)  # the exporter's and quantizer's INFO lines are noise to a user
+    return run_command(run, get_args_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,10 @@ def convert(args):
     keep = np.ones(len(data), dtype=bool)
     if args.signers:
         if data.signers is None:
-            raise DataError(f"{args.source}: has no signer information to select by")
+            raise DataError(f"{args.source}: has no signer information to select by (--signers)")
         unknown = sorted(set(args.signers) - set(data.signers))
         if unknown:
-            raise DataError(f"{args.source}: no clips of signer(s) {', '.join(unknown)}")
+            raise DataError(f"{args.source}: no clips of signer(s) {', '.join(unknown)} (--signers)")
         keep &= np.isin(data.signers, args.signers)
     data = filter_signs(data.subset(np.flatnonzero(keep)), args.exclude_labels, args.language)
     refuse_empty_selection(data, args)

@@ -30,7 +30,7 @@ from training.checkpoint import load_model
 from utils.atomic import same_file
 from utils.cli import comma_list, format_table, run_command
 from utils.reproducibility import resolve_device
-from utils.run_files import write_json
+from utils.run_files import check_output_file, write_json
 
 log = logging.getLogger("search")
 
@@ -98,6 +98,9 @@ def load_checkpoint_model(args):
     if not Path(args.checkpoint).is_file():
         raise DataError(f"{args.checkpoint}: checkpoint not found (--checkpoint)")
     model, checkpoint = load_model(args.checkpoint, resolve_device(args.device))
+    if checkpoint["config"].get("classification_model"):
+        raise DataError(f"{args.checkpoint}: a classifier (--classification_model), whose class scores are no "
+                        f"embedding to search (--checkpoint); train an embedding model")
     return model, file_sha256(args.checkpoint), checkpoint["config"]
 
 
@@ -133,8 +136,14 @@ def open_index(args, clips):
     inputs = (clips, args.index, args.checkpoint)
     if args.json not in ("", "-") and any(same_file(args.json, path) for path in inputs):
         raise DataError(f"--json {args.json}: is an input of this command; write the JSON to another file")
-    model, sha, _ = load_checkpoint_model(args)
-    return model, load_index(args.index, sha, args.checkpoint)
+    if args.json != "-":
+        check_output_file("--json", args.json)
+    model, sha, config = load_checkpoint_model(args)
+    index = load_index(args.index, sha, args.checkpoint)
+    if index.embeddings.shape[1] != config["vector_length"]:
+        raise DataError(f"{args.index}: vectors of {index.embeddings.shape[1]} numbers, but the model of "
+                        f"{args.checkpoint} embeds in {config['vector_length']} (--index)")
+    return model, index
 
 
 def write_output(args, document, table):

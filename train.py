@@ -271,6 +271,9 @@ def train(args, device, run, tracker, context=distributed.Context(), stop=None):
     data = build_dataset(args, data_folder)
     if args.num_classes is None:
         args.num_classes = len(data.class_names)
+    elif args.num_classes < len(data.class_names):  # a class id beyond the outputs fails deep in the loss
+        settings.refuse("num_classes", args.num_classes,
+                        f"at least the {len(data.class_names)} classes of {data.train.source} (or no value: as many)")
     log.info("training on %d clips, validating on %d clips, %d classes (%s)",
              len(data.train), len(data.validation), len(data.class_names), data.train.source)
 

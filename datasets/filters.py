@@ -44,11 +44,11 @@ def filter_signs(data, exclude_labels=(), languages=None, min_signers=None, bsl_
     keep = ~np.isin(data.labels, list(exclude_labels))
     if languages:
         if data.languages is None:
-            raise DataError(f"{data.source}: has no language information to filter by")
+            raise DataError(f"{data.source}: has no language information to filter by (--language)")
         keep &= np.isin(data.languages, list(languages))
     if min_signers:
         if data.signers is None:
-            raise DataError(f"{data.source}: has no signer information to filter by")
+            raise DataError(f"{data.source}: has no signer information to filter by (--min_signers)")
         counts = {
             label: len(np.unique(data.signers[data.labels == label])) for label in np.unique(data.labels[keep])
         }

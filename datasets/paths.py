@@ -20,4 +20,4 @@ def resolve_path(path, dataset_name="", data_folder=None):
     nested = folder / path
     if nested.exists():
         return nested
-    raise DataError(f"{path}: file not found (also looked for {nested})")
+    raise DataError(f"{path}: file not found" + ("" if nested == direct else f" (also looked for {nested})"))

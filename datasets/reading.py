@@ -1,20 +1,31 @@
 """Reading any supported source into :class:`SignData`: the reader registry, by file type, behind the
 content-keyed cache; clips that hold nothing usable are dropped (and counted) here, once for every reader."""
+import dataclasses
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from datasets.cache import cached_read
-from datasets.formats import clip_files, mediapipe_npz, pose_file, spoter_csv
+from datasets.formats import clip_files, landmarks, mediapipe_npz, pose_file, spoter_csv
 from datasets.sign_data import SignData
 from utils.errors import DataError
 
 log = logging.getLogger(__name__)
 
+
+def read_npz(path):
+    """A MediaPipe archive of clips, or the landmark file of one video that ``preprocess.py extract`` writes."""
+    if landmarks.holds_landmarks(path):
+        return landmarks.read_landmark_file(path)
+    return mediapipe_npz.read_mediapipe_npz(path)
+
+
+# The archive reader's version keys the cache of both .npz kinds: landmark files were refused before they
+# were read here, so no entry of one can be stale, and the archives' entries stay valid.
 READERS = {
     ".csv": (spoter_csv.read_spoter_csv, spoter_csv.READER_VERSION),
-    ".npz": (mediapipe_npz.read_mediapipe_npz, mediapipe_npz.READER_VERSION),
+    ".npz": (read_npz, mediapipe_npz.READER_VERSION),
     ".pose": (pose_file.read_pose_file, pose_file.READER_VERSION),
 }
 
@@ -47,7 +58,8 @@ def read_sign_files(paths, cache_dir=None, resolve=Path, progress=True):
 
 
 def read_signs(path, cache_dir=None, progress=True):
-    """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file, or a
+    """Read a SPOTER CSV (``.csv``, ``.csv.gz``), a MediaPipe archive (``.npz``), a ``.pose`` file or a landmark
+    file of ``preprocess.py extract`` (``.npz``; one clip each, labelled by their folder's name), or a
     folder with one subfolder per class of clips (MP_Data, landmark or ``.pose`` files) into SignData,
     without the clips that hold nothing usable (:func:`drop_unusable`).
 
@@ -63,7 +75,18 @@ def read_signs(path, cache_dir=None, progress=True):
     data = cached_read(read, path, version, cache_dir)
     if kind == ".csv":  # after the cache: the gloss JSON is not part of the file the cache is keyed by
         data = spoter_csv.name_integer_labels(data, path)
+    if kind == ".pose" or kind == ".npz" and landmarks.holds_landmarks(path):
+        data = named_by_place(data, path)
     return drop_unusable(data)
+
+
+def named_by_place(data, path):
+    """The one clip of a single-clip file (.pose, landmark file) named after the file and labelled by the folder
+    holding it, as in a folder of class folders. After the cache, which is keyed by content alone: a copy of
+    the file in another class folder must not get the first copy's label."""
+    path = Path(path)
+    return dataclasses.replace(data, labels=np.array([path.resolve().parent.name] * len(data)),
+                               clip_ids=np.array([path.stem] * len(data)))
 
 
 def drop_unusable(data):

@@ -35,11 +35,17 @@ class TrainingData:
 
 
 def _split(data, args):
-    train, validation, _ = signer_or_stratified_split(
-        data.labels, data.signers, args.validation_signers, args.validation_fraction,
-        args.seed if args.split_seed is None else args.split_seed,
-        args.validation_fold,
-    )
+    try:
+        train, validation, _ = signer_or_stratified_split(
+            data.labels, data.signers, args.validation_signers, args.validation_fraction,
+            args.seed if args.split_seed is None else args.split_seed,
+            args.validation_fold,
+        )
+    except DataError as error:  # which signers or folds cannot be made: say of which file, by which flag
+        fold = args.validation_fold
+        flag = (f"--validation_fold {fold[0] + 1}/{fold[1]}" if fold
+                else f"--validation_signers {args.validation_signers:g}")
+        raise DataError(f"{data.source}: {flag}: {error}") from None
     return data.subset(train), data.subset(validation)
 
 

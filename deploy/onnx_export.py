@@ -159,14 +159,24 @@ def quantize_int8(onnx_path):
     return output
 
 
+# What a reader of a sidecar relies on beyond its format: the server checks an index against both.
+SIDECAR_FIELDS = {"checkpoint_sha256": str, "vector_length": int}
+
+
 def read_sidecar(onnx_path):
+    """The sidecar of an export, refused unless it is one, with the fields of :data:`SIDECAR_FIELDS`."""
     path = sidecar_path(onnx_path)
     if not path.is_file():
         raise DataError(f"{path}: sidecar of {onnx_path} not found (export.py writes it beside the .onnx)")
     try:
-        document = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError) as error:  # ValueError: not JSON, or not text at all
         raise DataError(f"{path}: not valid JSON ({error})") from None
-    if document.get("format") != SIDECAR_FORMAT:
-        raise DataError(f"{path}: not a spoter-embeddings ONNX sidecar (format {document.get('format')!r})")
+    found = document.get("format") if isinstance(document, dict) else f"a JSON {type(document).__name__}"
+    if found != SIDECAR_FORMAT:
+        raise DataError(f"{path}: not a spoter-embeddings ONNX sidecar (format {found!r})")
+    wrong = [f"{name} ({kind.__name__})" for name, kind in SIDECAR_FIELDS.items()
+             if type(document.get(name)) is not kind]
+    if wrong:
+        raise DataError(f"{path}: a sidecar needs {', '.join(wrong)}; export the checkpoint again with export.py")
     return document

@@ -7,7 +7,8 @@ from datasets import label_ids
 from datasets.clip_dataset import collate, length_buckets
 from datasets.splits import signer_or_stratified_split
 from deploy.onnx_export import INPUT_NAMES, RawKeypointEmbedder
-from retrieval.metrics import nearest_class_accuracy
+from retrieval.metrics import known_queries, nearest_class_accuracy
+from utils.errors import DataError
 
 
 def open_session(path, threads=1):
@@ -52,11 +53,22 @@ def embed_torch(model, clips, batch_size=64):
         batch_size)
 
 
-def top1_by_method(data, embedders, held_out_signers=0.2, query_fraction=0.2, seed=379):
-    """Nearest-class top-1 of each ``name -> embed(clips)`` on evaluate.py's default split of ``data``
-    (held-out signers as queries, or a stratified split for a single signer); returns ``(figures, protocol)``."""
+def default_split(data, held_out_signers=0.2, query_fraction=0.2, seed=379):
+    """evaluate.py's default split of ``data`` (held-out signers as queries, or a stratified split for a single
+    signer): ``(kept, held_out, by_signer)``; refused when no query has a class among the references, since
+    a top-1 of no query would print as a figure."""
     kept, held_out, by_signer = signer_or_stratified_split(
         data.labels, data.signers, held_out_signers, query_fraction, seed)
+    if not known_queries(data.labels[held_out], data.labels[kept]).any():
+        raise DataError(f"{data.source}: no query clip of its split has a class among the references ({len(data)} "
+                        f"clip(s) of {len(np.unique(data.labels))} class(es)); nothing to score")
+    return kept, held_out, by_signer
+
+
+def top1_by_method(data, embedders, held_out_signers=0.2, query_fraction=0.2, seed=379):
+    """Nearest-class top-1 of each ``name -> embed(clips)`` on :func:`default_split` of ``data``; returns
+    ``(figures, protocol)``."""
+    kept, held_out, by_signer = default_split(data, held_out_signers, query_fraction, seed)
     names = sorted(set(data.labels))
     ids = label_ids(data.labels, names)
     clips = [data.clip(i) for i in range(len(data))]

@@ -55,7 +55,7 @@ def test_a_data_error_is_one_line_and_any_other_exception_keeps_its_traceback(ca
 
 
 def test_bad_flag_values_are_one_line_naming_flag_and_range(capsys):
-    for argv, message in [(["--lr", "nan"], "argument --lr: 'nan': expected a finite number > 0"),
+    for argv, message in [(["--lr", "nan"], "argument --lr: 'nan': expected a finite number in (0, 1e+06]"),
                           (["--heads", "5"], "--heads 5: expected a divisor of --hidden_dim 128"),
                           (["--batch_size", "2"], "--batch_size 2: expected at least 3"),
                           (["--seed", "-1"], "expected an integer in [0, 2147483647]"),

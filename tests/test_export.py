@@ -8,11 +8,12 @@ import torch
 
 import export
 from datasets import layout, read_signs
-from deploy.onnx_export import INPUT_NAMES, OUTPUT_NAME, RawKeypointEmbedder, sidecar_path
+from deploy.onnx_export import INPUT_NAMES, OUTPUT_NAME, RawKeypointEmbedder, read_sidecar, sidecar_path
 from deploy.onnx_runtime import embed_onnx, embed_torch, open_session, raw_batches
 from models import ModelConfig, build_model
 from training.checkpoint import save_checkpoint
 from tests.conftest import SHARED_DATA, requires
+from utils.errors import DataError
 
 KSL_NPZ = SHARED_DATA / "signs" / "ksl.npz"
 ASL_NPZ = SHARED_DATA / "signs" / "asl.npz"
@@ -130,32 +131,57 @@ def test_int8_is_smaller_and_close(exported):
     assert np.linalg.norm(quantized - fp32, axis=1).mean() < 0.2 * np.linalg.norm(fp32 - fp32.mean(0), axis=1).mean()
 
 
-def test_existing_outputs_are_kept_without_force(exported, tmp_path, caplog):
+def refusal(capsys, *argv):
+    """The one error line of an export.py run that must be refused (exit code 2)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        export.main([str(a) for a in argv])
+    lines = capsys.readouterr().err.splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and lines[0].startswith("export.py: error: "), lines
+    return lines[0]
+
+
+def test_existing_outputs_are_kept_without_force(exported, tmp_path, capsys):
     checkpoint, onnx_path = exported
     before = onnx_path.read_bytes()
-    with pytest.raises(SystemExit) as stop:
-        export.main(["--checkpoint", str(checkpoint), "--output", str(onnx_path)])
-    assert stop.value.code == 2
-    assert "pass --force" in caplog.text
+    assert "pass --force" in refusal(capsys, "--checkpoint", checkpoint, "--output", onnx_path)
     assert onnx_path.read_bytes() == before
 
 
-def test_refuses_to_overwrite_its_checkpoint_and_foreign_files(tmp_path, caplog):
+def test_refuses_to_overwrite_its_checkpoint_and_foreign_files(tmp_path, capsys):
     checkpoint = write_checkpoint(tmp_path / "model.json")  # its sidecar would be the checkpoint itself
-    with pytest.raises(SystemExit):
-        export.main(["--checkpoint", str(checkpoint), "--output", str(tmp_path / "model.onnx"), "--force"])
-    assert "would overwrite the checkpoint" in caplog.text
-    caplog.clear()
+    assert "would overwrite the checkpoint" in refusal(capsys, "--checkpoint", checkpoint, "--output",
+                                                       tmp_path / "model.onnx", "--force")
     classifier = write_checkpoint(tmp_path / "cls.pt", classification_model=True, num_classes=3)
-    with pytest.raises(SystemExit):
-        export.main(["--checkpoint", str(classifier), "--output", str(tmp_path / "cls.onnx")])
-    assert "classifier checkpoint" in caplog.text
-    caplog.clear()
+    assert "classifier checkpoint" in refusal(capsys, "--checkpoint", classifier, "--output", tmp_path / "cls.onnx")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(SystemExit):
-        export.main(["--checkpoint", str(tmp_path / "junk.pt"), "--output", str(tmp_path / "junk.onnx")])
-    assert "not a spoter-embeddings checkpoint" in caplog.text
+    assert "not a spoter-embeddings checkpoint" in refusal(capsys, "--checkpoint", tmp_path / "junk.pt", "--output",
+                                                           tmp_path / "junk.onnx")
     assert not (tmp_path / "junk.onnx").exists() and not (tmp_path / "cls.onnx").exists()
+
+
+def test_a_bad_evaluate_file_is_refused_before_anything_is_exported(tmp_path, capsys):
+    checkpoint = write_checkpoint(tmp_path / "best.pt")
+    (tmp_path / "damaged.csv").write_text("labels,nose_X\nhello,[0.5,\n")
+    for bad in ("absent.npz", "damaged.csv"):
+        line = refusal(capsys, "--checkpoint", checkpoint, "--output", tmp_path / "model.onnx", "--evaluate",
+                       tmp_path / bad)
+        assert str(tmp_path / bad) in line
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["best.pt", "damaged.csv"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[1, 2]", r"not a spoter-embeddings ONNX sidecar \(format 'a JSON list'\)"),
+    (b'{"format": "spoter-embeddings-onnx", "vector_length": 8}', r"a sidecar needs checkpoint_sha256 \(str\)"),
+    (b'{"format": "spoter-embeddings-onnx", "checkpoint_sha256": "ab", "vector_length": "8"}',
+     r"a sidecar needs vector_length \(int\)"),
+    (b"\xff\xfe\xfa{", "not valid JSON"),
+], ids=["a list", "no sha256", "vector length as text", "not text"])
+def test_a_sidecar_that_is_not_one_is_refused_naming_it(tmp_path, content, message):
+    """Found by tests/test_fuzz.py (serve.py): these ended in AttributeError, KeyError and UnicodeDecodeError."""
+    (tmp_path / "model.json").write_bytes(content)
+    with pytest.raises(DataError, match=rf"model\.json: {message}"):
+        read_sidecar(tmp_path / "model.onnx")
 
 
 def test_raw_batches_pad_with_zeros_and_mask():

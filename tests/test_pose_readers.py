@@ -175,6 +175,30 @@ def test_class_folders_of_landmark_and_pose_files(tmp_path, ksl):
     assert "openpose/fixture" in data.clip_ids
 
 
+def test_a_single_landmark_file_reads_as_one_clip_labelled_by_its_folder(tmp_path, ksl):
+    points = ksl[0][1]
+    write_landmarks(tmp_path / "hello" / "attempt.npz", holistic_parts(points), 640, 480, 30.0)
+    data = read_signs(tmp_path / "hello" / "attempt.npz", cache_dir=tmp_path / "cache")
+    assert len(data) == 1 and data.labels[0] == "hello" and data.clip_ids[0] == "attempt"
+    np.testing.assert_allclose(data.clip(0), layout.from_mediapipe_holistic(points), rtol=1e-6)
+    np.savez(tmp_path / "partial.npz", pose=holistic_parts(points)["pose"])  # refused as a landmark file
+    with pytest.raises(DataError, match=r"partial\.npz: missing array\(s\) left_hand, right_hand, width, height, fps"):
+        read_signs(tmp_path / "partial.npz", cache_dir=False)
+
+
+def test_a_copy_of_a_one_clip_file_in_another_folder_gets_that_folder_as_label(tmp_path, ksl):
+    """The cache is keyed by content alone: a copy must not be named and labelled as the first file read."""
+    write_landmarks(tmp_path / "hello" / "a.npz", holistic_parts(ksl[0][0]), 640, 480, 30.0)
+    (tmp_path / "hello" / "a.pose").write_bytes((FIXTURES / "openpose.pose").read_bytes())
+    for suffix in (".npz", ".pose"):
+        (tmp_path / "bye").mkdir(exist_ok=True)
+        (tmp_path / "bye" / f"b{suffix}").write_bytes((tmp_path / "hello" / f"a{suffix}").read_bytes())
+        first, copy = (read_signs(tmp_path / folder / f"{name}{suffix}", cache_dir=tmp_path / "cache")
+                       for folder, name in (("hello", "a"), ("bye", "b")))
+        assert (first.labels[0], first.clip_ids[0], copy.labels[0], copy.clip_ids[0]) == ("hello", "a", "bye", "b")
+        np.testing.assert_array_equal(first.keypoints, copy.keypoints)
+
+
 def test_clip_outside_a_class_folder_is_reported(tmp_path, ksl):
     write_landmarks(tmp_path / "loose.npz", holistic_parts(ksl[0][0]), 640, 480, 30.0)
     with pytest.raises(DataError, match="loose.npz: lies directly in .*one subfolder per class"):

@@ -133,6 +133,19 @@ def test_bad_input_names_file_line_and_column(tmp_path, case, edit, message):
     assert str(path) in str(error.value)
 
 
+def test_stray_text_after_the_last_number_of_a_column_is_refused(tmp_path):
+    """Found by tests/test_fuzz.py: numpy stops parsing at "0.5.5", and when that is the column's very last cell
+    the count of numbers still came out right, so the clip silently read 0.5."""
+    path = tmp_path / "signs.csv"
+    write_spoter_csv(generated_sign_data(np.random.default_rng(0), classes=2, per_class=2, frames=(3, 4)), path)
+    table = pd.read_csv(path, dtype=str)
+    last = table["nose_X"].iloc[-1]
+    table.loc[len(table) - 1, "nose_X"] = last[:-1] + ".5]"  # "[..., 0.512]" -> "[..., 0.512.5]"
+    table.to_csv(path, index=False)
+    with pytest.raises(DataError, match=rf"line {len(table) + 1}, column nose_X: not a list of numbers"):
+        read_spoter_csv(path)
+
+
 def test_missing_file_and_unknown_type(tmp_path):
     with pytest.raises(DataError, match=r"nothing\.csv: file not found"):
         read_signs(tmp_path / "nothing.csv")

@@ -17,6 +17,7 @@ from retrieval.embedding import embed
 from retrieval.metrics import retrieval_scores, silhouette
 from training.mining import group_hard_batches
 from training.precision import Precision
+from utils.errors import DataError
 
 
 class SectionTimer:
@@ -201,6 +202,10 @@ def evaluate(model, train_set, validation_set, device, classification=False):
     queries against references (nearest-class top-1/top-5, mAP)."""
     train_embeddings = embed(model, train_set, device)
     validation_embeddings = embed(model, validation_set, device)
+    if not (np.isfinite(train_embeddings).all() and np.isfinite(validation_embeddings).all()):
+        # Every figure of such a model is meaningless, and the metrics' library fails on it with its own traceback.
+        raise DataError("training diverged: the model's embeddings are no longer finite numbers (NaN or inf); "
+                        "lower --lr or --weight_decay")
     scores = retrieval_scores(validation_embeddings, validation_set.class_ids, train_embeddings, train_set.class_ids)
     metrics = {
         "silhouette_train": silhouette(train_embeddings, train_set.class_ids),

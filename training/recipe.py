@@ -12,6 +12,9 @@ from utils.settings import (FINITE, NAME, NON_NEGATIVE, POSITIVE, PROBABILITY, C
                             Settings, common, setting)
 
 RUN, DATA, LOSS, OPTIMIZATION, AUGMENTATION = "run", "data", "loss and mining", "optimization", "augmentation"
+# Far beyond any rate that trains (those diverge, and train.py says so), yet small enough that the optimizer's
+# float32 step sizes (Adam: the rate over 1 - beta1 and more) do not overflow, which fails in a traceback.
+LARGEST_LR = 1e6
 # Several processes: torchrun --nproc_per_node=N train.py ...; each rank trains --batch_size clips per step,
 # so the effective batch is batch_size x N (README, Scaling out).
 SCALE = "scale"
@@ -137,7 +140,7 @@ class RecipeConfig(Settings):
     batch_size: int = _optim(128, "clips per optimizer step (embeddings: room for a positive pair and a negative)",
                              at_least(1))
     optimizer: str = _optim("ADAMW", "optimizer", choices=["SGD", "ADAM", "ADAMW"])
-    lr: float = _optim(0.001, "(peak) learning rate", POSITIVE)
+    lr: float = _optim(0.001, "(peak) learning rate", Range(0, LARGEST_LR, low_open=True))
     weight_decay: float = _optim(0.05, "ADAMW: decoupled weight decay", NON_NEGATIVE)
     lr_schedule: str = _optim("cosine", "plateau: cut the LR when the validation metric stalls (published, see "
                                         "--scheduler_*); cosine: linear warm-up, then cosine decay to 0 over the "

@@ -38,9 +38,10 @@ def tsne_points(embeddings, seed=0):
     if count < 4:
         raise ValueError(f"a t-SNE map needs at least 4 clips, got {count}")
     perplexity = min(30.0, (count - 1) / 3)
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
-        np.asarray(embeddings, dtype=np.float32)
-    )
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    # PCA needs two dimensions to start from; a 1-D embedding (--vector_length 1) starts from random points.
+    init = "pca" if embeddings.shape[1] >= 2 else "random"
+    return TSNE(n_components=2, perplexity=perplexity, init=init, random_state=seed).fit_transform(embeddings)
 
 
 def embedding_scatter(embeddings, labels, groups, clip_ids, signers=None, title="embeddings (t-SNE)", seed=0):

@@ -5,13 +5,14 @@ Arrays, NaN where MediaPipe Holistic detected nothing in a frame:
 (x, y, z), optionally ``face`` float32 ``[F, 468, 3]``; x and y are MediaPipe's normalized image
 coordinates (0..1 of the frame). Scalars ``width``, ``height`` (pixels) and ``fps`` describe the video.
 """
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from datasets import layout
 from datasets.formats.npz_arrays import load_arrays, save_arrays
-from datasets.sign_data import DataError
+from datasets.sign_data import DataError, SignData
 
 SUFFIX = ".npz"
 PARTS = {
@@ -54,10 +55,30 @@ def read_landmark_clip(path):
     """One landmark file as a clip ``[frames, 54, 2]`` of the project's layout."""
     path = Path(path)
     arrays = _load(path)
-    frames = len(arrays["pose"])
+    frames = len(arrays["pose"]) if arrays["pose"].ndim else "F"  # a scalar: refused by its shape below
     if frames == 0:
         raise DataError(f"{path}: no frames")
     for name in PARTS:
         _check_part(path, arrays, name, frames)
     holistic = np.concatenate([arrays[name][..., :2] for name in PARTS], axis=1)
     return layout.from_mediapipe_holistic(holistic)
+
+
+def holds_landmarks(path):
+    """Whether the ``.npz`` at ``path`` is a landmark file rather than an archive of many clips, told by its array
+    names alone (nothing is read). A damaged archive is not one: the archive reader then names the damage."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        return False
+    # "keypoints" marks an archive of clips; any landmark part without it is a landmark file, so that one
+    # lacking some of its arrays is refused in a landmark file's terms.
+    return "keypoints" not in names and bool(names & set(PARTS))
+
+
+def read_landmark_file(path):
+    """One landmark file as SignData of one clip, named after the file. Its label is left empty: the file says
+    nothing of the sign (datasets.reading labels it by its folder, as a .pose file)."""
+    path = Path(path)
+    return SignData.from_clips([read_landmark_clip(path)], labels=[""], clip_ids=[path.stem], source=str(path))

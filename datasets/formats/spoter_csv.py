@@ -96,14 +96,15 @@ def _locate_unparseable(path, bodies, column):
 
 
 def _parse_column(path, bodies, lengths, column):
-    # numpy warns (and will raise) when text stops parsing early; either way the count check finds the cell.
+    # numpy warns (and will raise) when text stops parsing early. The count of values alone misses stray text at
+    # the very end ("[0.1, 0.5.5]" in the last row reads as 0.1, 0.5): the warning is an error here too.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("error", DeprecationWarning)
         try:
             values = np.fromstring(",".join(bodies), sep=",", dtype=np.float64)
-        except ValueError:
-            values = np.zeros(0)
-    if values.size != lengths.sum():
+        except (ValueError, DeprecationWarning):
+            values = None
+    if values is None or values.size != lengths.sum():
         _locate_unparseable(path, bodies, column)
     return values
 
