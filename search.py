@@ -8,7 +8,9 @@ DATA and CLIPS are anything the project reads (SPOTER CSV, MediaPipe .npz, .pose
 preprocess.py extract, class folders). The checkpoint and index default to the bundled pretrained model
 (pretrained/model.pt, pretrained/index.npz). An index remembers the sha256 of the checkpoint that made
 it; query and practice refuse an index of another model. The practice score is calibrated on the index's
-own distances: see retrieval/practice.py and the README's "Search and practice".
+own distances: see retrieval/practice.py and the README's "Search and practice". On the same calibration,
+query says beside each clip whether its nearest gloss is a match, uncertain, or "no sign I know" (too far
+from every gloss of the index to be trusted: retrieval/confidence.py).
 """
 import argparse
 import json
@@ -22,6 +24,7 @@ import numpy as np
 
 from datasets import class_keys, data_files, filter_signs, read_sign_files, read_signs
 from datasets.sign_data import DataError
+from retrieval.confidence import VERDICT_TEXT, match_verdict, verdict_thresholds
 from retrieval.embedding import embed_signs, hands_detected
 from retrieval.index import build_index, check_output, file_sha256, load_index, save_index
 from retrieval.neighbours import BACKENDS
@@ -174,14 +177,18 @@ def run_query(args):
         else:
             pairs = [(str(g), float(d)) for g, d in zip(glosses[position], distances[position]) if math.isfinite(d)]
             record["nearest"] = [{"gloss": g, "distance": d} for g, d in pairs]
+            record["verdict"] = match_verdict(pairs[0][1] if pairs else math.inf, index.score_quantiles)
             record["embedding"] = embeddings[position].tolist()
-            rows.append([record["clip_id"], record["label"]] + [f"{g} ({d:.3f})" for g, d in pairs])
+            rows.append([record["clip_id"], record["label"], VERDICT_TEXT[record["verdict"]]]
+                        + [f"{g} ({d:.3f})" for g, d in pairs])
             position += 1
         results.append(record)
     k = min(args.k, len(index.glosses))
+    uncertain_from, unknown_from = verdict_thresholds(index.score_quantiles)
     document = {"index": args.index, "checkpoint": args.checkpoint, "model_sha256": index.model_sha256,
-                "distance": "euclidean", "clips": results}
-    header = ["clip", "label"] + [f"gloss {rank} (distance)" for rank in range(1, k + 1)]
+                "distance": "euclidean", "verdict_from": {"uncertain": uncertain_from, "unknown": unknown_from},
+                "clips": results}
+    header = ["clip", "label", "verdict"] + [f"gloss {rank} (distance)" for rank in range(1, k + 1)]
     write_output(args, document, format_table(header, rows))
     if not len(found):
         raise DataError(f"{args.clips}: no clip with a detected hand; nothing to search")

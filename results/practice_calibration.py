@@ -24,14 +24,21 @@ from retrieval.practice import practice_score  # noqa: E402
 from training.checkpoint import load_model  # noqa: E402
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def open_pretrained(description):
+    """``(args, index, model)`` of a calibration script: --index, --checkpoint (the bundled ones by default)
+    and --data (asl.npz)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", default=str(REPOSITORY / "pretrained" / "index.npz"))
     parser.add_argument("--checkpoint", default=str(REPOSITORY / "pretrained" / "model.pt"))
     parser.add_argument("--data", default=str(REPOSITORY.parent / "shared" / "data" / "signs" / "asl.npz"))
     args = parser.parse_args()
     index = load_index(args.index, file_sha256(args.checkpoint), args.checkpoint)
     model, _ = load_model(args.checkpoint)
+    return args, index, model
+
+
+def main():
+    args, index, model = open_pretrained(__doc__)
     data = read_signs(args.data)
     unseen = np.isin(data.labels, index.glosses)
     if index.signers is not None and data.signers is not None:

@@ -9,4 +9,5 @@ Training (per-epoch validation), ``evaluate.py`` and ``search.py`` all call this
 - :mod:`retrieval.neighbours`: exact nearest-neighbour search, with torch or faiss behind one interface;
 - :mod:`retrieval.index`: the index file (embeddings, glosses, clips, signers, the model's hash);
 - :mod:`retrieval.practice`: the 0-100 practice score and its calibration on an index.
+- :mod:`retrieval.confidence`: whether a query's nearest gloss is close enough to trust, on that calibration.
 """

@@ -12,6 +12,7 @@ from datasets.formats.spoter_csv import write_spoter_csv
 from datasets.sign_data import DataError
 from models import build_model
 from retrieval.embedding import embed_signs, hands_detected
+from retrieval.confidence import match_verdict, verdict_thresholds
 from retrieval.index import REQUIRED_KEYS, SignIndex, build_index, file_sha256, load_index, save_index
 from retrieval.metrics import rank_classes
 from retrieval.neighbours import FaissSearch, TorchSearch, choose_backend, nearest_classes
@@ -90,6 +91,32 @@ def test_other_gloss_distances_skip_the_same_gloss_and_the_same_signer():
     # one signer only is as good as unknown: nobody else to compare with
     np.testing.assert_allclose(other_gloss_distances(points, glosses, np.array(["s"] * 4)), [3, 2, 2, 6])
     assert score_quantiles(points, glosses)[[0, 50, 100]].tolist() == [2.0, 2.5, 6.0]
+
+
+def line_index(sha="0" * 64, vector=2):
+    """Four glosses on a line, each signed once by "s" and once by "t", 0.1 apart; the glosses lie 1, 2 and 3
+    apart, so a clip's nearest other gloss by the other signer lies 0.9 to 3.1 away."""
+    positions = np.array([0.0, 0.1, 1.0, 1.1, 3.0, 3.1, 6.0, 6.1])
+    embeddings = np.zeros((len(positions), vector), dtype=np.float32)
+    embeddings[:, 0] = positions
+    labels, signers = np.repeat(["a", "b", "c", "d"], 2), np.array(["s", "t"] * 4)
+    return SignIndex(embeddings=embeddings, labels=labels, clip_ids=np.array([f"c{i}" for i in range(8)]),
+                     model_sha256=sha, config=dict(TINY_MODEL_CONFIG), signers=signers,
+                     score_quantiles=score_quantiles(embeddings, labels, signers))
+
+
+def test_a_query_far_from_every_gloss_is_flagged_and_a_near_one_is_not():
+    index = line_index()
+    # Other-gloss distances 0.9, 0.9, 1.1, 1.1, 1.9, 2.1, 2.9, 3.1: their 10% quantile 0.9, their median 1.5.
+    assert verdict_thresholds(index.score_quantiles) == pytest.approx((0.9, 1.5))
+    queries = np.array([[0.05, 0.0], [4.5, 0.0], [6.05, 1.6], [-10.0, 0.0], [3.0, 40.0]], dtype=np.float32)
+    glosses, distances = index.nearest_glosses(queries, 1)
+    verdicts = [match_verdict(d, index.score_quantiles) for d in distances[:, 0]]
+    # Between two clips of "a"; 1.4 from "c" (closer than half, not 90%, of different-sign pairs); 1.6 beside
+    # "d"; far from every gloss, on the line and off it.
+    assert glosses[:, 0].tolist() == ["a", "c", "d", "a", "c"]
+    assert verdicts == ["match", "uncertain", "unknown", "unknown", "unknown"]
+    assert match_verdict(np.inf, index.score_quantiles) == match_verdict(np.nan, index.score_quantiles) == "unknown"
 
 
 # ---- the index file (GENERATED clips) ----
@@ -221,6 +248,29 @@ def test_practice_with_a_gloss_of_several_languages_names_them(attempt, tmp_path
     code, line = exit_line(capsys, "practice", attempt, "--gloss", "Hola", "--index", path,
                            "--checkpoint", PRETRAINED_MODEL)
     assert code == 2 and "--gloss 'Hola' names 2 glosses (LSM: hola, PSL: hola); pass the one meant" in line
+
+
+def test_query_says_no_sign_i_know_beside_a_clip_far_from_every_gloss(attempt, tmp_path, capsys):
+    """The same attempt queried in an index around its own embedding, then in one on the far side of the
+    sphere: the first nearest gloss is a match, the second is flagged."""
+    model, _ = load_model(PRETRAINED_MODEL)
+    own = embed_signs(model, read_signs(attempt), "cpu")[0]
+    sha, rng = file_sha256(PRETRAINED_MODEL), np.random.default_rng(4)
+    for name, centre, verdict, text in (("near", own, "match", "match"), ("far", -own, "unknown", "no sign I know")):
+        # Four glosses by two signers, 0.2 or so around the centre: different signs lie that close here.
+        offsets = 0.1 * unit_vectors(rng, 8, len(own))
+        offsets[0] = 0  # the "near" index holds the attempt itself
+        index = line_index(sha, len(own))
+        index.embeddings = (centre + offsets).astype(np.float32)
+        index.score_quantiles = score_quantiles(index.embeddings, index.labels, index.signers)
+        path = save_index(index, tmp_path / f"{name}.npz")
+        run_search("query", attempt, "--index", path, "--checkpoint", PRETRAINED_MODEL, "--json")
+        document = json.loads(capsys.readouterr().out)
+        assert document["clips"][0]["verdict"] == verdict
+        assert document["verdict_from"]["unknown"] == pytest.approx(float(index.score_quantiles[50]))
+        run_search("query", attempt, "--index", path, "--checkpoint", PRETRAINED_MODEL)
+        header, _, row = capsys.readouterr().out.splitlines()
+        assert header.split()[:3] == ["clip", "label", "verdict"] and f"  {text}  " in row
 
 
 # ---- search.py on real clips with the pretrained model ----

@@ -21,6 +21,7 @@ from datasets.formats.landmarks import read_landmark_clip
 from deploy.onnx_export import load_embedding_model
 from deploy.onnx_runtime import embed_onnx, embed_torch, open_session
 from preprocessing.extract import plan, run_extraction
+from retrieval.confidence import VERDICT_TEXT, match_verdict
 from tests.browser import CHROMIUM, Chromium, cut_video, page_embedding, y4m_from_video
 from tests.conftest import REPOSITORY, SHARED_DATA, requires
 from tests.web_index import nearest_glosses, practice_score, write_test_index
@@ -28,6 +29,13 @@ from web import server
 
 VIDEOS = SHARED_DATA / "videos" / "wlasl"
 CAMERA_CLIP = "19257"  # enjoy, 320x240
+# computer, 1920x1080 at 29.97 frames a second, 78 frames: when the page played a file instead of seeking each
+# frame, it read 44 of them.
+VIDEO_CLIP = "12306"
+# How far MediaPipe's landmarks (share of the frame) and the embedding may move between runs on the same frames
+# (see test_a_video_file_is_read_in_full_and_alike_every_time).
+LANDMARK_JITTER = 0.01
+EMBEDDING_JITTER = 0.02
 # Headless Chromium has no GPU: WebGL is SwiftShader, so the page runs MediaPipe's models on the CPU (wasm):
 # 0.16-0.2 s a frame on a 2-core machine, up to 2 s for the first after a reset, against 12 frames a second
 # for Python's. The page queues every camera frame for MediaPipe however far it lags; the camera test plays a
@@ -63,7 +71,8 @@ def site(tmp_path_factory):
     httpd, url = server.serve_in_background(folder / "model.onnx", folder / "index.npz")
     yield {"folder": folder, "url": url, "checkpoint": checkpoint, "onnx": folder / "model.onnx", "clips": clips,
            "landmarks": landmark_files, "embeddings": embeddings, "labels": [row["gloss"] for row in rows],
-           "glosses": {row["video_id"]: row["gloss"] for row in rows}}
+           "glosses": {row["video_id"]: row["gloss"] for row in rows},
+           "signers": {row["video_id"]: row["signer"] for row in rows}}
     httpd.shutdown()
     httpd.server_close()
 
@@ -179,7 +188,7 @@ def test_fake_webcam_clip_agrees_with_python_extraction(site, tmp_path):
 def test_landmark_file_agrees_with_python_to_1e4(site, browser, tmp_path):
     video = "68011"  # book
     path = landmark_json(site["landmarks"][video], tmp_path / f"{video}.json")
-    open_page(browser, site["url"], "?mode=practice&gloss=book")
+    open_page(browser, site["url"], "?mode=practice&gloss=Book")  # the index's "book", case aside
     browser.set_file("#landmark-file", path)
     result, error = wait_done(browser)
     assert error is None, error
@@ -191,10 +200,29 @@ def test_landmark_file_agrees_with_python_to_1e4(site, browser, tmp_path):
     assert [entry["gloss"] for entry in result["nearest"]] == [gloss for gloss, _ in ranked]
     np.testing.assert_allclose([entry["distance"] for entry in result["nearest"]], [d for _, d in ranked], atol=1e-4)
     with np.load(site["folder"] / "index.npz") as index:
-        score = practice_score(dict(ranked)["book"], index["score_quantiles"])
+        quantiles = index["score_quantiles"]
+    score = practice_score(dict(ranked)["book"], quantiles)
+    assert result["practice"]["gloss"] == "book"
     assert abs(result["practice"]["score"] - score) < 1e-2  # score points: distances agree to 1e-4
     assert result["timings"]["embedding_ms"] > 0 and result["frames"] == len(clip)
+    # Search's verdict on the nearest gloss is retrieval.confidence's, and the page says it.
+    assert result["verdict"] == match_verdict(ranked[0][1], quantiles)
+    assert browser.evaluate("document.getElementById('verdict').textContent").lower().startswith(
+        VERDICT_TEXT[result["verdict"]] + ":")
+    # Clips by gloss, signer and file stem: the test index's clip ids are the videos' ids.
+    nearest_clips = [int(np.argmin(np.where(np.array(site["labels"]) == entry["gloss"],
+                                            np.linalg.norm(site["embeddings"] - expected, axis=1), np.inf)))
+                     for entry in result["nearest"][:5]]
+    names = [f"{site['labels'][i]} by {site['signers'][video_id]}, clip {video_id}"
+             for i, video_id in ((i, list(site["clips"])[i]) for i in nearest_clips)]
+    shown = "[...document.querySelectorAll('#nearest tbody td:last-child')].map((td) => td.textContent)"
+    assert browser.evaluate(shown) == names
     browser.screenshot(REPOSITORY / "web" / "screenshot.png")
+
+
+def result_shown(browser):
+    """Which parts of a result the page shows."""
+    return browser.evaluate("['nearest', 'practice', 'verdict'].filter((id) => !document.getElementById(id).hidden)")
 
 
 def test_bad_input_gets_one_clear_message(site, browser, tmp_path):
@@ -205,16 +233,67 @@ def test_bad_input_gets_one_clear_message(site, browser, tmp_path):
     (tmp_path / "no_hands.json").write_text(json.dumps(no_hands))
     (tmp_path / "broken.json").write_text('{"pose": [')
     (tmp_path / "broken.mp4").write_bytes(b"this is not a video" * 100)
-    open_page(browser, site["url"], "?mode=practice&gloss=notagloss")
-    cases = [("#landmark-file", good, 'The index has no clip of the gloss "notagloss"'),
-             ("#landmark-file", tmp_path / "no_hands.json", "no hands detected in any of its"),
-             ("#landmark-file", tmp_path / "broken.json", "broken.json: not a landmark file"),
-             ("#video-file", tmp_path / "broken.mp4", "broken.mp4: this video cannot be decoded")]
-    for run, (selector, path, message) in enumerate(cases, 1):
+    open_page(browser, site["url"], "?mode=practice&gloss=book")
+    browser.set_file("#landmark-file", good)
+    result, error = wait_done(browser)
+    assert error is None and result["practice"]["gloss"] == "book"
+    assert result_shown(browser) == ["nearest", "practice", "verdict"]
+    # Each case: (gloss typed, input, message). A gloss the index lacks is refused before MediaPipe reads a
+    # frame of the video; every new input clears the previous result from the screen.
+    cases = [("notagloss", "#video-file", VIDEOS / f"{video}.mp4", 'The index has no clip of the gloss "notagloss"'),
+             ("notagloss", "#landmark-file", good, 'The index has no clip of the gloss "notagloss"'),
+             ("", "#landmark-file", good, "Practice mode: type or choose the gloss"),
+             ("BOOK", "#landmark-file", tmp_path / "no_hands.json", "no hands detected in any of its"),
+             ("book", "#landmark-file", tmp_path / "broken.json", "broken.json: not a landmark file"),
+             ("book", "#video-file", tmp_path / "broken.mp4", "broken.mp4: this video cannot be decoded")]
+    for run, (gloss, selector, path, message) in enumerate(cases, 2):
+        browser.evaluate(f"document.getElementById('gloss').value = {json.dumps(gloss)}")
         browser.set_file(selector, path)
-        result, error = wait_done(browser, runs=run)
+        result, error = wait_done(browser, runs=run, timeout=60)
         assert result is None and error is not None and message in error, (message, error)
         assert browser.evaluate("document.getElementById('message').hidden") is False
+        assert result_shown(browser) == [], (message, result_shown(browser))
+        if gloss == "notagloss":
+            assert browser.evaluate("window.spoter.mediapipeFrames") == 0
+    assert not [line for line in browser.console if "Uncaught" in line or "Unexpected error" in line], browser.console
+
+
+def test_a_video_file_is_read_in_full_and_alike_every_time(site, browser):
+    """The same real 1080p file opened three times: every frame read (as many as preprocess.py extract
+    read), in order, the same frames each time, so the same landmarks, embedding and result."""
+    python_clip = site["clips"][VIDEO_CLIP]  # preprocess.py extract of the same file
+    open_page(browser, site["url"])
+    runs = []
+    for run in range(1, 4):
+        browser.set_file("#video-file", VIDEOS / f"{VIDEO_CLIP}.mp4")
+        result, error = wait_done(browser, runs=run, timeout=900)
+        assert error is None, error
+        runs.append((result, browser.evaluate("window.spoter.frames"),
+                     browser.evaluate("document.getElementById('status').textContent")))
+    result, frames, status = runs[0]
+    print(f"{VIDEO_CLIP}.mp4 in the page: {status}; MediaPipe {result['timings']['landmarks_ms'] / 1000:.1f} s")
+    assert result["frames"] == len(frames) == len(python_clip) == 78 and result["unread_frames"] == 0
+    assert status == f"{VIDEO_CLIP}.mp4: all 78 frames of the file read, hands in {result['hand_frames']}"
+    # Each frame once, in order: the file's own times, 1/29.97 s apart.
+    np.testing.assert_allclose(np.diff(result["frame_times_ms"]), 1000 / 29.97, atol=0.01)
+    # The same frames each time (count, times), so the same landmarks: bit for bit in most runs, but in a few
+    # MediaPipe's web build put the last frame's pose up to 0.0045 of the frame elsewhere (from the same
+    # pixels, wherever they were checked), which moved the embedding by 0.005; clips of different glosses lie
+    # 0.3 or more apart.
+    page = page_clip(frames)
+    for later, later_frames, later_status in runs[1:]:
+        assert later_status == status and later["frame_times_ms"] == result["frame_times_ms"]
+        landmarks_gap = np.nanmax(np.abs(page_clip(later_frames) - page))
+        embedding_gap = np.linalg.norm(np.subtract(later["embedding"], result["embedding"]))
+        same = "identical" if later_frames == frames else f"at most {landmarks_gap:.1e} apart"
+        print(f"another run: landmarks {same}, embedding {embedding_gap:.1e} away")
+        np.testing.assert_allclose(page_clip(later_frames), page, rtol=0, atol=LANDMARK_JITTER)
+        assert embedding_gap < EMBEDDING_JITTER
+        assert later["nearest"][0]["gloss"] == result["nearest"][0]["gloss"] and later["verdict"] == result["verdict"]
+    # The frames are the file's, those Python read: the hands lie where Python's MediaPipe put them.
+    gap = hand_gap(page, python_clip)
+    print(f"hand points, page vs Python: {gap:.4f} of the frame")
+    assert gap < HAND_TOLERANCE
 
 
 @pytest.mark.parametrize("browser", [("--use-fake-device-for-media-stream", "--deny-permission-prompts")],

@@ -7,11 +7,20 @@ ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.numThreads = 1;  // no cross-origin isolation needed; one clip runs in milliseconds
 
 const NEAREST_SHOWN = 5;
+// Levels (percent) of the index's score_quantiles past which the nearest gloss is not trusted: mirrors
+// retrieval/confidence.py (UNCERTAIN_LEVEL, UNKNOWN_LEVEL), whose doc says what they mean and what they are worth.
+const UNCERTAIN_LEVEL = 10;
+const UNKNOWN_LEVEL = 50;
+// search.py's verdict names (retrieval/confidence.py VERDICT_TEXT), as the page says them.
+const VERDICT_TEXT = { match: 'match', uncertain: 'uncertain', unknown: 'no sign I know' };
+// Python's mediapipe stamps the frames it is given 33.333 ms apart, whatever the video's rate
+// (solution_base.py); a video file's frames are stamped the same way here (see sendStamped).
+const PYTHON_FRAME_MS = 33.333;
 const $ = (id) => document.getElementById(id);
 const state = { model: null, index: null, session: null, holistic: null, results: null, recording: null,
-  stopRequested: false, busy: false };
+  stopRequested: false, busy: false, glosses: [] };
 // What the page did last, for people reading the console and for the browser tests.
-window.spoter = { ready: false, result: null, error: null };
+window.spoter = { ready: false, result: null, error: null, mediapipeFrames: 0 };
 
 function showMessage(text) {
   $('message').textContent = text || '';
@@ -85,9 +94,47 @@ function nearestByGloss(embedding, index) {
   index.embeddings.forEach((vector, i) => {
     const d = distance(embedding, vector);
     const gloss = index.labels[i];
-    if (!best.has(gloss) || d < best.get(gloss).distance) best.set(gloss, { gloss, distance: d, clip_id: index.clip_ids[i] });
+    if (!best.has(gloss) || d < best.get(gloss).distance) {
+      best.set(gloss, { gloss, distance: d, clip_id: index.clip_ids[i], clip: clipName(index, i) });
+    }
   });
   return [...best.values()].sort((a, b) => a.distance - b.distance);
+}
+
+// The last part of a path-like name: clip ids and signers often hold the repository path they came from.
+function lastPart(text) { return String(text).split(/[/\\:]/).filter(Boolean).pop() || String(text); }
+
+function fileStem(clipId) {
+  const name = lastPart(clipId);
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+// An index clip as a learner reads it: its gloss, its signer when the index knows them, and its file's stem
+// ("hello by Jupyter, clip 0"), not the repository path of its id (the page keeps that as a tooltip).
+function clipName(index, i) {
+  const signer = index.signers ? lastPart(index.signers[i]) : '';
+  return `${index.labels[i]}${signer ? ` by ${signer}` : ''}, clip ${fileStem(index.clip_ids[i])}`;
+}
+
+// "match", "uncertain" or "unknown" for a nearest gloss `d` away, as retrieval/confidence.py match_verdict.
+function matchVerdict(d, quantiles) {
+  if (!(d < quantiles[UNKNOWN_LEVEL])) return 'unknown';
+  return d >= quantiles[UNCERTAIN_LEVEL] ? 'uncertain' : 'match';
+}
+
+function verdictSentence(nearest, verdict, quantiles) {
+  const what = `the nearest gloss, "${nearest.gloss}", lies ${nearest.distance.toFixed(3)} away`;
+  if (verdict === 'match') {
+    return `Match: ${what}, closer than 90% of the index's clips lie to a different sign ` +
+      `(${quantiles[UNCERTAIN_LEVEL].toFixed(3)}).`;
+  }
+  if (verdict === 'uncertain') {
+    return `Uncertain: ${what}, farther than the closest 10% of different signs in the index lie apart ` +
+      `(${quantiles[UNCERTAIN_LEVEL].toFixed(3)}): it may be another sign.`;
+  }
+  return `No sign I know: ${what}, as far as half the index's clips lie from a different sign ` +
+    `(${quantiles[UNKNOWN_LEVEL].toFixed(3)} or more): the index probably does not hold this sign.`;
 }
 
 // numpy.interp(x, xp, fp) for increasing xp: fp[0] left of xp, fp[-1] right of it, linear in between.
@@ -105,7 +152,7 @@ function interp(x, xp, fp) {
 function practiceScore(ranked, gloss, quantiles) {
   const match = ranked.find((entry) => entry.gloss === gloss);
   const levels = quantiles.map((_, i) => i / (quantiles.length - 1));
-  return { gloss, distance: match.distance, clip_id: match.clip_id,
+  return { gloss, distance: match.distance, clip_id: match.clip_id, clip: match.clip,
     score: 100 * (1 - interp(match.distance, quantiles, levels)) };
 }
 
@@ -130,8 +177,21 @@ function inferenceBackend(requested) {
 
 function landmarkList(list) { return list ? list.map((p) => [p.x, p.y]) : null; }
 
-async function landmarksOf(image) {
-  await state.holistic.send({ image });
+// Whether this @mediapipe/holistic build lets a frame's timestamp be given (see sendStamped).
+function takesTimestamps(holistic) {
+  return Boolean(holistic.h && typeof holistic.h.send === 'function' && holistic.h.send.length >= 2);
+}
+
+// MediaPipe smooths landmarks over the frames' timestamps, and the solution API stamps each frame with
+// performance.now(): a file's landmarks would then depend on how fast this machine ran. The solution object
+// inside it (the build pinned by web/package-lock.json) takes the timestamp, in ms, as send's second argument.
+function sendStamped(image, stampMs) {
+  return state.holistic.h.send({ image }, stampMs);
+}
+
+// MediaPipe on one image; stamped at stampMs when given (video files), else at the time it is sent (camera).
+async function landmarksOf(image, stampMs) {
+  await (stampMs === undefined ? state.holistic.send({ image }) : sendStamped(image, stampMs));
   const r = state.results;
   return { pose: landmarkList(r.poseLandmarks), left_hand: landmarkList(r.leftHandLandmarks),
     right_hand: landmarkList(r.rightHandLandmarks) };
@@ -143,7 +203,8 @@ function draw(frame, width, height, image) {
   canvas.width = width; canvas.height = height;
   const context = canvas.getContext('2d');
   context.clearRect(0, 0, width, height);
-  if (image) context.drawImage(image, 0, 0, width, height);
+  if (image instanceof ImageData) context.putImageData(image, 0, 0);  // a video file's frame, at its own size
+  else if (image) context.drawImage(image, 0, 0, width, height);
   const dot = (points, colour, radius) => {
     if (!points) return;
     context.fillStyle = colour;
@@ -164,15 +225,16 @@ function draw(frame, width, height, image) {
 }
 
 function newRecording(source) {
-  return { source, frames: [], frameMs: [], frameTimesMs: [], skippedFrames: 0, width: 0, height: 0 };
+  return { source, frames: [], frameMs: [], frameTimesMs: [], skippedFrames: 0, width: 0, height: 0, video: null };
 }
 
 // MediaPipe on one frame (a <video> showing it, or an ImageBitmap of it) taken at timeMs of the recording;
-// frameMs is MediaPipe's time alone.
-async function recordFrame(image, width, height, timeMs, recording) {
+// frameMs is MediaPipe's time alone. stampMs: the timestamp MediaPipe gets (see landmarksOf).
+async function recordFrame(image, width, height, timeMs, recording, stampMs) {
   recording.frameTimesMs.push(timeMs);
   const started = performance.now();
-  const frame = await landmarksOf(image);
+  const frame = await landmarksOf(image, stampMs);
+  window.spoter.mediapipeFrames += 1;
   recording.frameMs.push(performance.now() - started);
   recording.frames.push(frame);
   recording.width = width; recording.height = height;
@@ -263,39 +325,220 @@ async function recordCamera(video, track, recording, maxFrames, seconds) {
   }
 }
 
-// Every frame of a video file: the video pauses on each new frame while MediaPipe reads it.
-function recordVideo(video, recording) {
+// ---- a video file, every frame of it ----
+
+// A seek that never completes (a stalled decoder) ends the reading there rather than holding the page.
+const SEEK_TIMEOUT_MS = 30000;
+// A seek this far (µs) past a frame's end lands inside the next frame however the time is rounded to µs.
+const NEXT_FRAME_NUDGE_US = 100;
+// The first look past a frame whose duration the browser does not give (µs); the search corrects it.
+const FALLBACK_FRAME_US = 33333;
+
+// Move the paused video to `seconds` and wait until the frame shown there is decoded ('seeked').
+function seekTo(video, seconds) {
   return new Promise((resolve, reject) => {
-    video.onended = () => resolve();
-    video.onerror = () => reject(new Error('decode'));
-    const step = async (now, metadata) => {
-      video.pause();
-      await recordFrame(video, video.videoWidth, video.videoHeight, 1000 * metadata.mediaTime, recording);
-      $('progress').textContent = `${recording.frames.length} frames`;
-      if (state.stopRequested || video.ended) { resolve(); return; }
-      video.requestVideoFrameCallback(step);
-      video.play().catch(() => resolve());
+    const finish = (error) => {
+      clearTimeout(timer);
+      video.removeEventListener('seeked', onSeeked);
+      video.removeEventListener('error', onError);
+      if (error) reject(error); else resolve();
     };
-    video.requestVideoFrameCallback(step);
-    video.play().catch(() => reject(new Error('decode')));
+    const onSeeked = () => finish();
+    const onError = () => finish(new Error('decode'));
+    const timer = setTimeout(() => finish(new Error('seek timeout')), SEEK_TIMEOUT_MS);
+    video.addEventListener('seeked', onSeeked);
+    video.addEventListener('error', onError);
+    video.currentTime = seconds;
   });
+}
+
+// The time and duration (µs) that the file gives the frame the paused video shows.
+function shownTiming(video) {
+  let frame;
+  try { frame = new VideoFrame(video); } catch (error) { throw new Error('decode'); }  // no frame to show
+  try { return { timestampUs: frame.timestamp, durationUs: frame.duration || 0 }; } finally { frame.close(); }
+}
+
+async function timingAt(video, us) {
+  await seekTo(video, us / 1e6);
+  return shownTiming(video);
+}
+
+// The frame the paused video shows, as RGBA pixels for MediaPipe, converted from the decoded frame by
+// VideoFrame.copyTo on the CPU: a bitmap of it may be drawn on the GPU or the CPU as the browser sees fit, and
+// the same file's landmarks then differed by 1e-7 between runs. Browsers whose copyTo cannot convert get a bitmap.
+async function shownImage(video) {
+  const frame = new VideoFrame(video);
+  try {
+    const { width, height } = frame.visibleRect;
+    const options = { format: 'RGBA' };
+    if (frame.allocationSize(options) !== width * height * 4) {
+      return { image: await createImageBitmap(frame), timestampUs: frame.timestamp };
+    }
+    const pixels = new Uint8ClampedArray(width * height * 4);
+    await frame.copyTo(pixels, options);
+    return { image: new ImageData(pixels, width, height), timestampUs: frame.timestamp };
+  } finally { frame.close(); }
+}
+
+// The image of the frame `timing` names. The video shows it already; should the browser have moved on
+// meanwhile, it is sought once more, and a frame that still does not show is a read error.
+async function imageOf(video, timing) {
+  let shown = await shownImage(video);
+  if (shown.timestampUs !== timing.timestampUs) {
+    if (shown.image.close) shown.image.close();
+    await timingAt(video, timing.timestampUs + 1);
+    shown = await shownImage(video);
+    if (shown.timestampUs !== timing.timestampUs) throw new Error('decode');
+  }
+  return shown.image;
+}
+
+// The timing of the frame after `shown` in the file, now shown by the video; null after the last frame.
+// A seek shows the last frame that starts at or before its time: look just past the end of `shown`, then
+// twice as far each time nothing new shows; a frame found that does not start exactly where `shown` ends
+// may have had others start before it, so look again just before it until none does. Each frame is thus
+// found once, none skipped, whatever the frame rate (a variable one included).
+async function frameAfter(video, shown, endUs) {
+  let clear = shown.timestampUs;  // no frame starts after `shown` and at or before `clear`
+  let step = (shown.durationUs || FALLBACK_FRAME_US) + NEXT_FRAME_NUDGE_US;
+  let found;
+  for (;;) {
+    if (clear >= endUs) return null;
+    const target = Math.min(clear + step, endUs);
+    found = await timingAt(video, target);
+    if (found.timestampUs > shown.timestampUs) break;
+    clear = target;
+    step *= 2;
+  }
+  if (found.timestampUs === shown.timestampUs + shown.durationUs) return found;
+  let showing = found;
+  while (found.timestampUs - 1 > clear) {
+    showing = await timingAt(video, found.timestampUs - 1);
+    if (showing.timestampUs <= shown.timestampUs) break;
+    found = showing;
+  }
+  if (showing !== found) await timingAt(video, found.timestampUs + 1);  // back to `found`, for its image
+  return found;
+}
+
+// The video's duration in µs. A file without one in its header (a browser's own WebM recording) reports
+// Infinity until a seek past its end makes the browser find it.
+async function durationUs(video) {
+  if (!Number.isFinite(video.duration)) await seekTo(video, 1e9);
+  if (!Number.isFinite(video.duration)) throw new Error('decode');
+  return Math.round(video.duration * 1e6);
+}
+
+// Every frame of a video file, in order, each once (frameAfter), MediaPipe stamping frame k as Python's
+// mediapipe does (k x 33.333 ms), so the same file gives the same landmarks on every run, as preprocess.py
+// extract. Playing the file instead lost the frames presented while MediaPipe worked: a different number on
+// each run. What could not be read (a decoding error part way, the stop button) is noted in recording.video.
+async function recordVideo(video, recording) {
+  const endUs = await durationUs(video);
+  const read = recording.video = {
+    durationS: endUs / 1e6, lastFrameS: 0, stoppedAtS: null, unreadFromS: null, unreadFrames: 0 };
+  let timing = await timingAt(video, 0);
+  let image = await imageOf(video, timing);  // nothing read yet: an error here is "cannot be decoded"
+  for (;;) {
+    try {
+      await recordFrame(image, image.width, image.height, timing.timestampUs / 1000, recording,
+        PYTHON_FRAME_MS * (recording.frames.length + 1));
+    } finally { if (image.close) image.close(); }
+    read.lastFrameS = timing.timestampUs / 1e6;
+    $('progress').textContent =
+      `${recording.frames.length} frames read (${read.lastFrameS.toFixed(2)} of ${read.durationS.toFixed(2)} s)`;
+    if (state.stopRequested) { read.stoppedAtS = read.lastFrameS; return; }
+    const shown = timing;
+    const nextUs = shown.timestampUs + (shown.durationUs || FALLBACK_FRAME_US);
+    timing = await unlessUnreadable(() => frameAfter(video, shown, endUs), read, shown, endUs, nextUs);
+    if (!timing) return;
+    image = await unlessUnreadable(() => imageOf(video, timing), read, timing, endUs, timing.timestampUs);
+    if (!image) return;
+  }
+}
+
+// What `step` (seeks, and what they show) returns; null when the file cannot be read there, noting in `read`
+// that nothing was read from fromUs on (about how many frames of `timing`'s length).
+async function unlessUnreadable(step, read, timing, endUs, fromUs) {
+  try {
+    return await step();
+  } catch (error) {
+    if (error.message !== 'decode' && error.message !== 'seek timeout') throw error;
+    read.unreadFromS = fromUs / 1e6;
+    read.unreadFrames = Math.max(1, Math.round((endUs - fromUs) / (timing.durationUs || FALLBACK_FRAME_US)));
+    return null;
+  }
+}
+
+// What the page says of a recording's frames: how many were read, and what could not be.
+function framesNote(recording, handFrames) {
+  const n = recording.frames.length;
+  const hands = `hands in ${handFrames}`;
+  const read = recording.video;
+  if (!read) {
+    const skipped = recording.skippedFrames ? ` (${recording.skippedFrames} camera frames skipped: not captured)` : '';
+    return `${recording.source}: ${n} frames, ${hands}${skipped}`;
+  }
+  if (read.unreadFromS !== null) {
+    return `${recording.source}: ${n} frames read; from ${read.unreadFromS.toFixed(2)} s to its end ` +
+      `(${read.durationS.toFixed(2)} s) the file could not be read, about ${read.unreadFrames} frames; ${hands}`;
+  }
+  if (read.stoppedAtS !== null) {
+    return `${recording.source}: ${n} frames read, stopped at ${read.stoppedAtS.toFixed(2)} s ` +
+      `of ${read.durationS.toFixed(2)} s; ${hands}`;
+  }
+  return `${recording.source}: all ${n} frames of the file read, ${hands}`;
 }
 
 // ---- from a recording to the result ----
 
-function chosenGloss() {
-  const practice = document.querySelector('input[name="mode"]:checked').value === 'practice';
-  return practice ? $('gloss').value.trim() : null;
+// search.py lists every gloss of an index up to this many when one is unknown; the page does the same.
+const MAX_LISTED_GLOSSES = 60;
+
+// Python's str.casefold for what people type: upper- then lower-casing also folds "ß" to "ss", as it does.
+function fold(text) { return text.toUpperCase().toLowerCase(); }
+
+function glossWord(label) {
+  const at = label.indexOf(': ');
+  return at < 0 ? label : label.slice(at + 2);
 }
 
-function checkGloss(gloss) {
-  if (gloss === null) return true;
-  if (!gloss) { showMessage('Practice mode: type or choose the gloss you want to practise.'); return false; }
-  if (!state.index.labels.includes(gloss)) {
-    showMessage(`The index has no clip of the gloss "${gloss}": choose one of ${[...new Set(state.index.labels)].sort().join(', ')}.`);
-    return false;
+// The index's glosses that a typed gloss names, as SignIndex.gloss_matches (retrieval/index.py): the gloss
+// itself; else those equal to it regardless of case (people type "Hello" for "hello"); else the
+// "LANGUAGE: gloss" labels of that gloss, exactly, then regardless of case.
+function glossMatches(typed, glosses) {
+  const words = glosses.map(glossWord);
+  const tries = [[glosses, typed], [glosses.map(fold), fold(typed)], [words, typed], [words.map(fold), fold(typed)]];
+  for (const [keys, wanted] of tries) {
+    const found = glosses.filter((_, i) => keys[i] === wanted);
+    if (found.length) return found;
   }
-  return true;
+  return [];
+}
+
+function knownGlosses() {
+  const glosses = state.glosses;
+  return glosses.length <= MAX_LISTED_GLOSSES ? `choose one of ${glosses.join(', ')}`
+    : `choose one of its ${glosses.length} glosses from the list under the box`;
+}
+
+// The input's gloss, checked before any slow work: {gloss: null} in search mode, {gloss: the index's label}
+// in practice mode, null (with a message on the page) when the typed gloss names no gloss of the index or several.
+function chosenGloss() {
+  const practice = document.querySelector('input[name="mode"]:checked').value === 'practice';
+  if (!practice) return { gloss: null };
+  const typed = $('gloss').value.trim();
+  if (!typed) { showMessage('Practice mode: type or choose the gloss you want to practise.'); return null; }
+  const matches = glossMatches(typed, state.glosses);
+  if (matches.length === 1) return { gloss: matches[0] };
+  if (matches.length) {
+    showMessage(`"${typed}" names ${matches.length} glosses of the index (${matches.join(', ')}): ` +
+      'choose the one you mean.');
+  } else {
+    showMessage(`The index has no clip of the gloss "${typed}": ${knownGlosses()}.`);
+  }
+  return null;
 }
 
 function row(cells, className) {
@@ -307,16 +550,39 @@ function row(cells, className) {
   return tr;
 }
 
-function showResult(result) {
-  const body = $('nearest').querySelector('tbody');
-  body.replaceChildren(...result.nearest.slice(0, NEAREST_SHOWN).map((entry, i) =>
-    row([[String(i + 1), true], [entry.gloss], [entry.distance.toFixed(3), true], [entry.clip_id]], i === 0 ? 'first' : '')));
+const READY = 'Ready: start the camera, or open a video or landmark file.';
+
+// A new input starts from a clean screen: nothing of the previous clip's result, message or picture stays.
+function clearResult() {
+  showMessage('');
+  setStatus(READY);
+  for (const id of ['nearest', 'practice', 'verdict']) $(id).hidden = true;
+  $('nearest').querySelector('tbody').replaceChildren();
+  $('timings').querySelector('tbody').replaceChildren();
+  $('progress').textContent = '';
+  const canvas = $('overlay');
+  canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+}
+
+function nearestRow(entry, i) {
+  const cells = [[String(i + 1), true], [entry.gloss], [entry.distance.toFixed(3), true], [entry.clip]];
+  const tr = row(cells, i === 0 ? 'first' : '');
+  tr.lastChild.title = entry.clip_id;  // where the clip came from, for whoever needs it
+  return tr;
+}
+
+function showResult(result, recording) {
+  $('nearest').querySelector('tbody').replaceChildren(...result.nearest.slice(0, NEAREST_SHOWN).map(nearestRow));
   $('nearest').hidden = false;
+  const verdict = $('verdict');
+  verdict.textContent = verdictSentence(result.nearest[0], result.verdict, state.index.score_quantiles);
+  verdict.className = `verdict ${result.verdict}`;
+  verdict.hidden = false;
   const practice = $('practice');
   practice.hidden = !result.practice;
   if (result.practice) {
     practice.textContent = `"${result.practice.gloss}": score ${result.practice.score.toFixed(0)} / 100 ` +
-      `(distance ${result.practice.distance.toFixed(3)} to ${result.practice.clip_id})`;
+      `(distance ${result.practice.distance.toFixed(3)} to ${result.practice.clip})`;
   }
   const t = result.timings;
   const lines = [
@@ -327,12 +593,10 @@ function showResult(result) {
     ['search + score', `${t.search_ms.toFixed(2)} ms`, `${state.index.labels.length} index clips`],
   ];
   $('timings').querySelector('tbody').replaceChildren(...lines.map(([a, b, c]) => row([[a], [b, true], [c, true]])));
-  setStatus(`${result.source}: ${result.frames} frames, hands in ${result.hand_frames}` +
-    (result.skipped_frames ? ` (${result.skipped_frames} camera frames skipped: not captured)` : ''));
+  setStatus(framesNote(recording, result.hand_frames));
 }
 
-async function analyse(recording) {
-  const gloss = chosenGloss();
+async function analyse(recording, gloss) {
   const frames = recording.frames;
   if (!frames.length) { showMessage(`${recording.source}: no frame could be read.`); return; }
   const handFrames = frames.filter((f) => f.left_hand || f.right_hand).length;
@@ -341,7 +605,6 @@ async function analyse(recording) {
       'Sign with your hands inside the picture, in good light.');
     return;
   }
-  if (!checkGloss(gloss)) return;
   let started = performance.now();
   const keypoints = toLayout(frames, state.model);
   const mappingMs = performance.now() - started;
@@ -350,13 +613,16 @@ async function analyse(recording) {
   const embeddingMs = performance.now() - started;
   started = performance.now();
   const nearest = nearestByGloss(embedding, state.index);
+  const verdict = matchVerdict(nearest[0].distance, state.index.score_quantiles);
   const practice = gloss === null ? null : practiceScore(nearest, gloss, state.index.score_quantiles);
   const searchMs = performance.now() - started;
+  const read = recording.video;
   const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
-    skipped_frames: recording.skippedFrames, frame_times_ms: recording.frameTimesMs, embedding, nearest, practice,
+    skipped_frames: recording.skippedFrames, unread_frames: read ? read.unreadFrames : 0, video: read,
+    frame_times_ms: recording.frameTimesMs, embedding, nearest, verdict, practice,
     timings: { landmarks_ms: recording.frameMs.reduce((a, b) => a + b, 0), landmarks_frame_ms: recording.frameMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
   showMessage('');
-  showResult(result);
+  showResult(result, recording);
   window.spoter.frames = frames;
   window.spoter.result = result;
 }
@@ -370,11 +636,18 @@ function cameraMessage(error) {
   return `The camera could not be started (${error.name}: ${error.message}).`;
 }
 
+// One input, start to end: the screen is cleared and the practice gloss checked first, so that a wrong gloss
+// is refused at once, not after MediaPipe has read the whole clip; task(gloss) then reads and scores it.
 async function run(task) {
   if (state.busy) return;
-  state.busy = true; state.stopRequested = false; window.spoter.result = null; window.spoter.frames = null;
+  state.busy = true; state.stopRequested = false; state.recording = null;
+  Object.assign(window.spoter, { result: null, frames: null, mediapipeFrames: 0 });
   for (const id of ['camera', 'video-file', 'landmark-file', 'save']) $(id).disabled = true;
-  try { await task(); } catch (error) { showMessage(`Unexpected error: ${error.message}`); console.error(error); }
+  clearResult();
+  try {
+    const choice = chosenGloss();
+    if (choice) await task(choice.gloss);
+  } catch (error) { showMessage(`Unexpected error: ${error.message}`); console.error(error); }
   state.busy = false;
   for (const id of ['camera', 'video-file', 'landmark-file']) $(id).disabled = false;
   $('save').disabled = !state.recording || !state.recording.frames.length;
@@ -382,7 +655,7 @@ async function run(task) {
   window.spoter.done = (window.spoter.done || 0) + 1;
 }
 
-async function fromCamera(maxFrames) {
+async function fromCamera(maxFrames, gloss) {
   const video = $('video');
   let stream;
   try {
@@ -399,10 +672,31 @@ async function fromCamera(maxFrames) {
     stream.getTracks().forEach((track) => track.stop());
     video.srcObject = null;
   }
-  await analyse(state.recording);
+  await analyse(state.recording, gloss);
 }
 
-async function fromVideoFile(file) {
+function loaded(video) {
+  return new Promise((resolve, reject) => {
+    video.onloadeddata = () => resolve();
+    video.onerror = () => reject(new Error('decode'));
+  }).finally(() => { video.onloadeddata = null; video.onerror = null; });
+}
+
+// Why this browser cannot read a file frame by frame, or null when it can.
+function frameByFrameMissing() {
+  if (!('VideoFrame' in window)) {
+    return 'this browser cannot take a frame of a video with its time (no WebCodecs VideoFrame); ' +
+      'use a recent Chrome, Edge, Firefox or Safari';
+  }
+  if (!takesTimestamps(state.holistic)) {
+    return 'this @mediapipe/holistic build takes no frame timestamps; run `npm ci` in web/ for the pinned one';
+  }
+  return null;
+}
+
+async function fromVideoFile(file, gloss) {
+  const missing = frameByFrameMissing();
+  if (missing) { showMessage(`${file.name}: ${missing}. Or open a landmark file.`); return; }
   const video = $('video');
   video.srcObject = null;
   const url = URL.createObjectURL(file);
@@ -410,10 +704,7 @@ async function fromVideoFile(file) {
   state.holistic.reset();
   const recording = state.recording = newRecording(file.name);
   try {
-    await new Promise((resolve, reject) => {
-      video.onloadeddata = resolve;
-      video.onerror = () => reject(new Error('decode'));
-    });
+    await loaded(video);
     setStatus(`Reading ${file.name} frame by frame...`);
     $('stop').disabled = false;
     await recordVideo(video, recording);
@@ -424,7 +715,7 @@ async function fromVideoFile(file) {
   } finally {
     video.removeAttribute('src'); video.load(); URL.revokeObjectURL(url);
   }
-  await analyse(recording);
+  await analyse(recording, gloss);
 }
 
 function checkLandmarkFile(document, name) {
@@ -445,7 +736,7 @@ function checkLandmarkFile(document, name) {
     (p) => [p[0] === null ? NaN : p[0], p[1] === null ? NaN : p[1]])])));
 }
 
-async function fromLandmarkFile(file) {
+async function fromLandmarkFile(file, gloss) {
   let frames;
   try { frames = checkLandmarkFile(JSON.parse(await file.text()), file.name); } catch (error) {
     showMessage(`${file.name}: not a landmark file (${error.message}). Expected JSON {"pose": [...], "left_hand": [...], "right_hand": [...]}, one entry per frame.`);
@@ -456,7 +747,7 @@ async function fromLandmarkFile(file) {
   recording.fromFile = true;
   const last = frames[frames.length - 1];
   draw(last, $('overlay').clientWidth || 640, $('overlay').clientHeight || 480);
-  await analyse(recording);
+  await analyse(recording, gloss);
 }
 
 function saveLandmarks() {
@@ -482,27 +773,27 @@ async function init() {
     smoothLandmarks: true, minDetectionConfidence: 0.5, minTrackingConfidence: 0.5 });
   state.holistic.onResults((results) => { state.results = results; });
   await state.holistic.initialize();
-  const glosses = [...new Set(state.index.labels)].sort();
+  const glosses = state.glosses = [...new Set(state.index.labels)].sort();
   $('glosses').replaceChildren(...glosses.map((gloss) => Object.assign(document.createElement('option'), { value: gloss })));
   $('about').textContent = `Model ${state.model.checkpoint} (sha256 ${state.model.checkpoint_sha256.slice(0, 12)}..., ` +
     `${state.model.vector_length}-d embeddings); index of ${state.index.labels.length} clips, ${glosses.length} glosses; ` +
     `MediaPipe inference on the ${state.inference.on.toUpperCase()} (${state.inference.why}). ` +
     `Loaded in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
-  $('camera').onclick = () => run(() => fromCamera(0));
+  $('camera').onclick = () => run((gloss) => fromCamera(0, gloss));
   $('stop').onclick = () => { state.stopRequested = true; };
-  $('video-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run(() => fromVideoFile(file)); };
-  $('landmark-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run(() => fromLandmarkFile(file)); };
+  $('video-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run((gloss) => fromVideoFile(file, gloss)); };
+  $('landmark-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run((gloss) => fromLandmarkFile(file, gloss)); };
   $('save').onclick = saveLandmarks;
   for (const id of ['camera', 'video-file', 'landmark-file']) $(id).disabled = false;
-  setStatus('Ready: start the camera, or open a video or landmark file.');
+  setStatus(READY);
   window.spoter.ready = true;
   // Automation (and links that start at once): ?mode=practice&gloss=book&camera=FRAMES
   if (params.get('gloss')) $('gloss').value = params.get('gloss');
   if (params.get('mode') === 'practice') document.querySelector('input[value="practice"]').checked = true;
-  if (params.get('camera')) run(() => fromCamera(Number(params.get('camera'))));
+  if (params.get('camera')) run((gloss) => fromCamera(Number(params.get('camera')), gloss));
 }
 
-window.spoter.recordCamera = (frames) => run(() => fromCamera(frames));
+window.spoter.recordCamera = (frames) => run((gloss) => fromCamera(frames, gloss));
 init().catch((error) => {
   showMessage(`The page could not start: ${error.message}. Is serve.py running, and was \`npm ci\` run in web/?`);
   console.error(error);
