@@ -116,24 +116,32 @@ def set_methods(path):
     return sets
 
 
+def fold_statistics(values):
+    """Mean, spread and smallest of the folds that have a value (a fold whose signers sign no letter has no
+    letters row); ``folds`` keeps None in the place of the others."""
+    present = [value for value in values if value is not None and not np.isnan(value)]
+    summary = (lambda statistic: float(statistic(present)) if present else float("nan"))
+    return {"mean": summary(np.mean), "std": summary(np.std), "min": summary(np.min),
+            "folds": [value if value in present else None for value in values]}
+
+
+def figure(fold, method, key):
+    return fold.get(method, {}).get(key)
+
+
 def margins(per_fold, method, key):
     """The model's lead over the baseline in ``key``, fold by fold (``method`` names the model's row)."""
     baseline = method.replace("model", "baseline", 1)
-    values = [fold[method][key] - fold[baseline][key] for fold in per_fold]
-    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "folds": values}
+    pairs = [(figure(fold, method, key), figure(fold, baseline, key)) for fold in per_fold]
+    return fold_statistics([None if None in pair else pair[0] - pair[1] for pair in pairs])
 
 
 def summarize(per_fold):
     """Mean, spread and per-fold values of each figure and method; the model's margins over the baseline
     (``top1_margin``, and ``margins`` for every row that has a baseline row)."""
-    methods = list(per_fold[0])
-    summary = {
-        method: {key: {"mean": float(np.nanmean(values)) if not np.isnan(values).all() else float("nan"),
-                       "std": float(np.nanstd(values)) if not np.isnan(values).all() else float("nan"),
-                       "folds": values}
-                 for key in FIGURES for values in [[fold[method][key] for fold in per_fold]]}
-        for method in methods
-    }
+    methods = list(dict.fromkeys(method for fold in per_fold for method in fold))
+    summary = {method: {key: fold_statistics([figure(fold, method, key) for fold in per_fold]) for key in FIGURES}
+               for method in methods}
     paired = [method for method in methods
               if method.startswith("model") and method.replace("model", "baseline", 1) in methods]
     if "model" in paired:
@@ -174,7 +182,8 @@ def table(summary, title):
     for method in rows:
         figures = summary[method]
         cells = " ".join(f"{figures[k]['mean']:>9.3f}±{figures[k]['std']:.3f}" for k in FIGURES)
-        lines.append(f"{method:{width}s} {cells}   " + " ".join(f"{v:.3f}" for v in figures["top1"]["folds"]))
+        lines.append(f"{method:{width}s} {cells}   " + " ".join("-" if v is None else f"{v:.3f}"
+                                                                 for v in figures["top1"]["folds"]))
     for method, lead in summary.get("margins", {}).items():
         lines.append(f"{method} - baseline: top-1 mean {lead['top1']['mean']:+.3f} (smallest fold "
                      f"{lead['top1']['min']:+.3f}), top-5 mean {lead['top5']['mean']:+.3f} (smallest fold "

@@ -118,3 +118,23 @@ def test_evaluation_and_cross_validation_report_each_gloss_group_beside_the_whol
     for fold in ("1", "2"):
         metrics = (tmp_path / "cv" / "groups" / f"fold_{fold}" / "metrics.jsonl").read_text().splitlines()
         assert curves[fold]["top1"] == [json.loads(line)["val_top1"] for line in metrics]
+
+
+def test_a_gloss_group_that_a_fold_lacks_is_left_out_of_that_folds_figures():
+    def fold(model, baseline, letters=None):
+        rows = {"model": dict(top1=model, top5=model, mAP=model), "baseline": dict(top1=baseline, top5=baseline,
+                                                                                    mAP=baseline)}
+        if letters is not None:
+            rows["model letters"] = dict(top1=letters[0], top5=letters[0], mAP=float("nan"))
+            rows["baseline letters"] = dict(top1=letters[1], top5=letters[1], mAP=float("nan"))
+        return rows
+
+    summary = cross_validate.summarize([fold(0.5, 0.4, (0.3, 0.2)), fold(0.7, 0.5), fold(0.6, 0.6, (0.5, 0.1))])
+    assert summary["model letters"]["top1"]["folds"] == [0.3, None, 0.5]
+    assert summary["model letters"]["top1"]["mean"] == pytest.approx(0.4)
+    lead = summary["margins"]["model letters"]["top1"]["folds"]
+    assert lead[1] is None and lead[0] == pytest.approx(0.1) and lead[2] == pytest.approx(0.4)
+    assert summary["margins"]["model letters"]["top1"]["min"] == pytest.approx(0.1)
+    assert summary["top1_margin"]["min"] == pytest.approx(0.0)
+    (row,) = [line for line in cross_validate.table(summary, "t").splitlines() if line.startswith("model letters ") and "±" in line]
+    assert row.endswith("0.300 - 0.500")
