@@ -95,9 +95,10 @@ def epoch_clips(class_ids, signers, per_pair, rng):
     class_ids = np.asarray(class_ids)
     if per_pair <= 0 or signers is None:
         return np.arange(len(class_ids))
+    pair_ids = _pair_ids(class_ids, np.asarray(signers))
     shuffled = rng.permutation(len(class_ids))
-    grouped = shuffled[np.argsort(_pair_ids(class_ids, np.asarray(signers))[shuffled], kind="stable")]
-    pairs = _pair_ids(class_ids, np.asarray(signers))[grouped]
+    grouped = shuffled[np.argsort(pair_ids[shuffled], kind="stable")]
+    pairs = pair_ids[grouped]
     first = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
     rank = np.arange(len(grouped)) - np.repeat(first, np.diff(np.r_[first, len(grouped)]))
     return np.sort(grouped[rank < per_pair])
@@ -109,6 +110,12 @@ def epoch_clip_count(class_ids, signers, per_pair):
         return len(class_ids)
     _, counts = np.unique(_pair_ids(np.asarray(class_ids), np.asarray(signers)), return_counts=True)
     return int(np.minimum(counts, per_pair).sum())
+
+
+def _runs_of(clips, class_ids, signers, rng, clips_per_class):
+    """:func:`_class_runs` of an epoch's ``clips``, as indices into all clips."""
+    owners = None if signers is None else np.asarray(signers)[clips]
+    return [clips[run] for run in _class_runs(class_ids[clips], rng, clips_per_class, owners)]
 
 
 def epoch_order(class_ids, seed, epoch, clips_per_class=0, signers=None, per_pair=0):
@@ -124,8 +131,8 @@ def epoch_order(class_ids, seed, epoch, clips_per_class=0, signers=None, per_pai
     clips = epoch_clips(class_ids, signers, per_pair, np.random.default_rng([seed, epoch, 2]))
     if clips_per_class <= 1:
         return clips[rng.permutation(len(clips))]
-    runs = _class_runs(class_ids[clips], rng, clips_per_class, None if signers is None else np.asarray(signers)[clips])
-    return clips[np.concatenate([runs[i] for i in rng.permutation(len(runs))])]
+    runs = _runs_of(clips, class_ids, signers, rng, clips_per_class)
+    return np.concatenate([runs[i] for i in rng.permutation(len(runs))])
 
 
 # A bucketing pool: this many batches' worth of runs is sorted by length at a time (clips of equal length
@@ -153,8 +160,7 @@ def bucketed_epoch_order(lengths, class_ids, seed, epoch, batch_size, clips_per_
     lengths, class_ids = np.asarray(lengths), np.asarray(class_ids)
     clips = epoch_clips(class_ids, signers, per_pair, np.random.default_rng([seed, epoch, 2]))
     if clips_per_class > 1:
-        runs = [clips[run] for run in _class_runs(class_ids[clips], rng, clips_per_class,
-                                                   None if signers is None else np.asarray(signers)[clips])]
+        runs = _runs_of(clips, class_ids, signers, rng, clips_per_class)
     else:
         runs = [np.array([clip]) for clip in clips]
     runs = [runs[i] for i in rng.permutation(len(runs))]

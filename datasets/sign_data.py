@@ -148,10 +148,9 @@ class SignData:
         if len(parts) == 1:
             return parts[0]
         _check_joinable_labels(parts)
-        columns = {name: None if any(getattr(part, name) is None for part in parts)
-                   else np.concatenate([getattr(part, name) for part in parts]) for name in _OPTIONAL_COLUMNS}
-        if columns["signers"] is not None:
-            columns["signers"] = np.concatenate(_signers_apart(parts))
+        known = {name: all(getattr(part, name) is not None for part in parts) for name in _OPTIONAL_COLUMNS}
+        columns = {"signers": np.concatenate(_signers_apart(parts)) if known["signers"] else None,
+                   "languages": np.concatenate([part.languages for part in parts]) if known["languages"] else None}
         lengths = np.concatenate([part.lengths for part in parts])
         return cls(
             keypoints=np.concatenate([part.keypoints for part in parts]),
