@@ -31,13 +31,13 @@ import numpy as np
 from datasets import class_keys, data_files, filter_signs, label_ids, read_sign_files
 from datasets.filters import GLOSS_GROUPS, gloss_groups
 from datasets.clip_dataset import ClipDataset
-from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection, signer_or_stratified_split
+from models.checkpoint import load_model
 from models.raw_keypoints import BASELINE_FRAMES, RawKeypointEmbedding
-from training.checkpoint import load_model
 from retrieval.embedding import embed
 from retrieval.metrics import nearest_class_accuracy, retrieval_scores, silhouette
 from utils.cli import Parser, comma_list, fold_spec, format_table, int_list, run_command
+from utils.errors import DataError
 from utils.settings import CountOrFraction, Range, add_common, at_least, checked
 from utils.plots import embedding_scatter, subsample, write_figure
 from utils.reproducibility import resolve_device

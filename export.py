@@ -16,20 +16,23 @@ from pathlib import Path
 from datasets import filter_signs, read_signs
 from deploy.onnx_export import (INPUT_NAMES, OPSET, OUTPUT_NAME, check_outputs, export, load_embedding_model,
                                 quantize_int8, sidecar_path)
-from utils.cli import Parser, comma_list, run_command, setup_logging
+from utils.cli import Parser, run_command, setup_logging
+from utils.settings import add_common
 
 
 def get_args_parser():
+    """Flags are spelled with underscores, as in every command; --exclude-labels still works
+    (:class:`utils.cli.Parser`)."""
     parser = Parser(prog="export.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="checkpoint of an embedding model (best.pt of train.py)")
     parser.add_argument("--output", default="",
                         help="ONNX file to write (default: the checkpoint's name with .onnx); sidecar: same name, .json")
     parser.add_argument("--int8", action="store_true", help="also write a dynamically quantized NAME.int8.onnx")
     parser.add_argument("--force", action="store_true", help="replace existing output files")
-    parser.add_argument("--evaluate", nargs="+", default=[], metavar="FILE",
-                        help="print top-1 of PyTorch and onnxruntime on evaluate.py's default split of each FILE")
-    parser.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
-                        help="labels dropped before --evaluate (comma-separated)")
+    checking = parser.add_argument_group("checking the export")
+    checking.add_argument("--evaluate", nargs="+", default=[], metavar="FILE",
+                          help="print top-1 of PyTorch and onnxruntime on evaluate.py's default split of each FILE")
+    add_common(checking, "exclude_labels")
     return parser
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from datasets import filter_signs, read_signs
-from datasets.sign_data import DataError
 from datasets.splits import k_shot_selection
 from datasets.formats.spoter_csv import CSV_SUFFIXES, write_spoter_csv
 from preprocessing import extract as extraction
 from preprocessing.create import SplitOptions, create
 from preprocessing.labels import folder_labeller, lsa64_labeller, wlasl_labeller
 from utils.cli import Parser, comma_list, run_command, shard_spec
+from utils.errors import DataError
 from utils.run_files import refuse_overwriting_inputs
 from utils.settings import Range, add_common, at_least, checked
 

@@ -23,17 +23,20 @@ from pathlib import Path
 import numpy as np
 
 from datasets import class_keys, data_files, filter_signs, read_sign_files, read_signs
-from datasets.sign_data import DataError
+from models.checkpoint import load_model
 from retrieval.confidence import VERDICT_TEXT, match_verdict, verdict_thresholds
 from retrieval.embedding import embed_signs, hands_detected
-from retrieval.index import build_index, check_output, file_sha256, load_index, save_index
+from retrieval.feedback import index_feedback
+from retrieval.index import build_index, check_output, load_index, save_index
 from retrieval.neighbours import BACKENDS
 from retrieval.practice import assess
-from training.checkpoint import load_model
 from utils.atomic import same_file
-from utils.cli import comma_list, format_table, run_command
+from utils.cli import Parser, format_table, run_command
+from utils.errors import DataError
+from utils.files import file_sha256
 from utils.reproducibility import resolve_device
 from utils.run_files import check_output_file, write_json
+from utils.settings import add_common, at_least, checked
 
 log = logging.getLogger("search")
 
@@ -46,31 +49,31 @@ MAX_LISTED_GLOSSES = 60
 
 
 def get_args_parser():
+    """Flags are spelled with underscores, as in every command; the hyphenated spellings of earlier versions
+    (--batch-size, --clip-id) still work (:class:`utils.cli.Parser`)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
-                        help="model that embeds the clips (default: the bundled pretrained/model.pt)")
-    common.add_argument("--device", default="cpu", help="cpu, auto (CUDA if available), cuda or cuda:N")
-    common.add_argument("--batch-size", type=int, default=256, help="clips per embedding batch")
-    common.add_argument("--cache-dir", default="", help="parsed-data cache; empty: $SPOTER_CACHE_DIR or ~/.cache")
+                        help="model that embeds the clips")
+    add_common(common, "device", "cache_dir", device="cpu")
+    common.add_argument("--batch_size", type=checked(int, at_least(1)), default=256, help="clips per embedding batch")
     searching = argparse.ArgumentParser(add_help=False)
     searching.add_argument("--index", default=str(DEFAULT_INDEX),
-                           help="index file of search.py index (default: the bundled pretrained/index.npz)")
-    searching.add_argument("-k", type=int, default=5, help="nearest glosses to list (default %(default)s)")
+                           help="index file of search.py index, made with the same model")
+    searching.add_argument("-k", type=checked(int, at_least(1)), default=5, help="nearest glosses to list")
     searching.add_argument("--backend", default="auto", choices=BACKENDS,
                            help="nearest-neighbour search, both exact: torch or faiss; auto: faiss for indexes of "
-                                "10,000 clips or more queried a few clips at a time, else torch (default %(default)s)")
+                                "10,000 clips or more queried a few clips at a time, else torch")
     searching.add_argument("--json", nargs="?", const="-", default="", metavar="FILE",
                            help="write the results as JSON to FILE (to stdout without FILE) instead of a table")
 
-    parser = argparse.ArgumentParser(prog="search.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="search.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)  # each command's parser is a Parser too
     index = commands.add_parser("index", parents=[common], help="embed a dataset into an index file",
                                 description="Embed every clip of DATA into one .npz index (see retrieval/index.py).")
     index.add_argument("data", help="any readable dataset (.csv, .csv.gz, .npz, .pose, class folder); several "
                                     "comma-separated files are indexed as one")
     index.add_argument("-o", "--output", required=True, help="index file to write (.npz)")
-    index.add_argument("--exclude-labels", type=comma_list, default=["_idle"],
-                       help="comma-separated labels to leave out (default %(default)s); '' keeps all")
+    add_common(index, "exclude_labels")
     index.add_argument("--overwrite", action="store_true", help="replace OUTPUT when it exists")
 
     query = commands.add_parser("query", parents=[common, searching], help="the nearest glosses of every clip",
@@ -80,20 +83,12 @@ def get_args_parser():
     practice = commands.add_parser("practice", parents=[common, searching], help="score an attempt at a gloss",
                                    description="Score one clip as an attempt at --gloss, 0-100, calibrated on the "
                                                "index (see the README's 'Search and practice').")
-    practice.add_argument("clip", help="a file holding the attempt (one clip, or several with --clip-id)")
+    practice.add_argument("clip", help="a file holding the attempt (one clip, or several with --clip_id)")
     practice.add_argument("--gloss", required=True, help="the gloss the clip is meant to be (case aside)")
-    practice.add_argument("--clip-id", default="", help="which clip of a file holding several")
-    practice.add_argument("--references", type=int, default=3, help="closest reference clips to list")
+    practice.add_argument("--clip_id", default="", help="which clip of a file holding several")
+    practice.add_argument("--references", type=checked(int, at_least(0)), default=3,
+                          help="closest reference clips to list")
     return parser
-
-
-def check_args(args):
-    if args.batch_size < 1:
-        raise DataError(f"--batch-size {args.batch_size}: expected an integer >= 1")
-    if getattr(args, "k", 1) < 1:
-        raise DataError(f"-k {args.k}: expected an integer >= 1")
-    if getattr(args, "references", 1) < 0:
-        raise DataError(f"--references {args.references}: expected an integer >= 0")
 
 
 def load_checkpoint_model(args):
@@ -195,15 +190,15 @@ def run_query(args):
 
 
 def practice_clip(args):
-    """The one clip of the practice file (chosen by --clip-id when it holds several)."""
+    """The one clip of the practice file (chosen by --clip_id when it holds several)."""
     data = read_signs(args.clip, args.cache_dir or None)
     if args.clip_id:
         chosen = np.flatnonzero(data.clip_ids == args.clip_id)
         if not len(chosen):
-            raise DataError(f"{args.clip}: no clip with id {args.clip_id!r} (--clip-id)")
+            raise DataError(f"{args.clip}: no clip with id {args.clip_id!r} (--clip_id)")
         data = data.subset(chosen[:1])
     elif len(data) != 1:
-        raise DataError(f"{args.clip}: holds {len(data)} clips; name the attempt with --clip-id "
+        raise DataError(f"{args.clip}: holds {len(data)} clips; name the attempt with --clip_id "
                         f"(e.g. {data.clip_ids[0]!r})")
     if not hands_detected(data)[0]:
         raise DataError(f"{args.clip}: no hand detected in any of the clip's {data.lengths[0]} frames; "
@@ -240,6 +235,8 @@ def run_practice(args):
     embedding = embed_signs(model, clip, resolve_device(args.device), args.batch_size)[0]
     result = assess(index, embedding, gloss, args.k, args.references, args.backend)
     result.update(clip=args.clip, clip_id=str(clip.clip_ids[0]), index=args.index, embedding=embedding.tolist())
+    # The clips read carry no frame rate: the attempt is taken at 30 a second, as the references are.
+    result["feedback"] = index_feedback(index, gloss, clip.clip(0), embedding)
     lines = [
         f"{result['clip_id'] if args.clip_id else args.clip} as {gloss!r}: score {result['score']:.0f}/100",
         f"distance to the nearest {gloss!r} clip {result['distance']:.3f} (median distance between different "
@@ -254,14 +251,26 @@ def run_practice(args):
                   format_table(["clip", "signer", "distance"],
                                [[r["clip_id"], r["signer"] or "unknown", f"{r['distance']:.3f}"]
                                 for r in result["references"]])]
+    lines += ["", *feedback_lines(result["feedback"])]
     write_output(args, result, "\n".join(lines))
+
+
+def feedback_lines(feedback):
+    """The per-part feedback as the page says it: what to fix first at the top (the part most unusual for two
+    recordings of the sign), with the attempt's frames that differ most."""
+    if "note" in feedback:
+        return [f"per-part feedback: none ({feedback['note']})"]
+    lines = [f"per-part feedback against {feedback['reference']['name']} (what to fix first at the top):"]
+    for part in feedback["parts"]:
+        frames = ", ".join(str(frame) for frame in part["worst_frames"])
+        lines.append(f"  {part['score']:3.0f}/100  {part['sentence']}  (differs most at frames {frames})")
+    return lines
 
 
 COMMANDS = {"index": run_index, "query": run_query, "practice": run_practice}
 
 
 def run(args):
-    check_args(args)
     try:
         COMMANDS[args.command](args)
     except BrokenPipeError:  # the reader of stdout (e.g. head) stopped early: not an error of ours

@@ -5,7 +5,7 @@ They act on image coordinates (roughly 0..1), before normalization, as in SPOTER
 """
 import numpy as np
 
-from datasets import layout
+from utils import layout
 
 IMAGE_CENTRE = np.array([0.5, 0.5], dtype=np.float32)
 ROTATION_DEGREES = 13.0
@@ -14,7 +14,6 @@ PERSPECTIVE_RATIO = 0.1
 ARM_JOINT_PROBABILITY = 0.3
 ARM_JOINT_DEGREES = 4.0
 TIME_STRETCH = (2 / 3, 1.5)  # covers the 20-, 24- and 30-frame sources from one another
-TEMPORAL_CROP_KEEP = 0.7  # a crop keeps at least this share of the frames
 HAND_DROP_SPAN = 0.5  # at most this share of the frames
 HAND_WARP_DEGREES = 20.0
 HAND_WARP_STRETCH = 0.15
@@ -91,14 +90,6 @@ def stretched_length(frames, rng, low=TIME_STRETCH[0], high=TIME_STRETCH[1]):
     return max(2, int(round(frames * factor)))
 
 
-def cropped_window(frames, rng, min_keep=TEMPORAL_CROP_KEEP):
-    """``(start, stop)`` of a random run of between ``min_keep`` and all of ``frames`` frames (at least 2):
-    sources cut their clips around a sign differently, so where it starts and ends says little of it."""
-    keep = min(frames, max(2, int(round(frames * rng.uniform(min_keep, 1.0)))))
-    start = int(rng.integers(0, frames - keep + 1))
-    return start, start + keep
-
-
 def resample(clip, length):
     """The clip linearly interpolated in time to ``length`` frames, first and last frames kept."""
     frames = len(clip)
@@ -148,12 +139,11 @@ GEOMETRIC = (rotate, squeeze, perspective, rotate_arm_joints)
 
 class Augment:
     """With probability ``prob``: one geometric augmentation drawn at random, then Gaussian noise.
-    Independently, a temporal crop with probability ``temporal_crop_prob``, a mirror with ``mirror_prob``, a
-    time stretch with ``time_stretch_prob``, a dropped hand with ``hand_drop_prob`` and warped hands with
-    ``hand_warp_prob``."""
+    Independently, a time stretch with probability ``time_stretch_prob``, a mirror with ``mirror_prob``, a
+    dropped hand with ``hand_drop_prob`` and warped hands with ``hand_warp_prob``."""
 
     def __init__(self, prob, mirror_prob, gaussian_mean, gaussian_std, time_stretch_prob=0.0, hand_drop_prob=0.0,
-                 hand_warp_prob=0.0, temporal_crop_prob=0.0):
+                 hand_warp_prob=0.0):
         self.prob = prob
         self.hand_drop_prob = hand_drop_prob
         self.hand_warp_prob = hand_warp_prob
@@ -161,14 +151,6 @@ class Augment:
         self.gaussian_mean = gaussian_mean
         self.gaussian_std = gaussian_std
         self.time_stretch_prob = time_stretch_prob
-        self.temporal_crop_prob = temporal_crop_prob
-
-    def _crop(self, frames, rng):
-        """The ``(start, stop)`` frames a temporal crop keeps, or None when the clip is not cropped."""
-        # No draw at all when crops are off, so recipes without them keep their random streams (and results).
-        if self.temporal_crop_prob > 0 and rng.random() < self.temporal_crop_prob:
-            return cropped_window(frames, rng)
-        return None
 
     def _stretch(self, frames, rng):
         """The length a time stretch gives a clip of ``frames`` frames, or None when it is not stretched."""
@@ -177,15 +159,9 @@ class Augment:
     def length(self, frames, rng):
         """The length this augmentation gives a clip of ``frames`` frames when called with ``rng``, drawn
         as the call draws it first: length buckets can then be formed on the lengths batches will have."""
-        window = self._crop(frames, rng)
-        if window is not None:
-            frames = window[1] - window[0]
         return self._stretch(frames, rng) or frames
 
     def __call__(self, clip, rng):
-        window = self._crop(len(clip), rng)
-        if window is not None:
-            clip = clip[window[0]:window[1]]
         stretched = self._stretch(len(clip), rng)
         if stretched is not None:
             clip = resample(clip, stretched)
@@ -201,6 +177,7 @@ class Augment:
         return clip
 
 
-def build_augmentations(args):
-    return Augment(args.augmentations_prob, args.mirror_prob, args.gaussian_mean, args.gaussian_std,
-                   args.time_stretch_prob, args.hand_drop_prob, args.hand_warp_prob, args.temporal_crop_prob)
+def build_augmentations(recipe):
+    """The augmentation of a :class:`training.recipe.RecipeConfig`'s augmentation settings."""
+    return Augment(recipe.augmentations_prob, recipe.mirror_prob, recipe.gaussian_mean, recipe.gaussian_std,
+                   recipe.time_stretch_prob, recipe.hand_drop_prob, recipe.hand_warp_prob)

@@ -7,27 +7,25 @@ WLASL's run 15-200 frames. This script resamples every clip of a REAL set (defau
 four signers) in time to a length drawn from the distribution of the benchmark's generated WLASL100-sized CSV
 (``bench_training.wlasl_like_lengths``, seeded), so that the signing is real and only the lengths are WLASL's.
 
-    python benchmarks/bench_bucket_accuracy.py [--data data/asl_mit/asl_mit.csv.gz] [--epochs 10]
+    python -m benchmarks.bench_bucket_accuracy [--data data/asl_mit/asl_mit.csv.gz] [--epochs 10]
 """
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
+import train
+from augmentations import resample
+from benchmarks.bench_training import TRAIN_SH_FLAGS, wlasl_like_lengths
+from datasets import read_signs
+from datasets.formats.spoter_csv import write_spoter_csv
+from datasets.sign_data import SignData
+from utils.cli import Parser, run_command
+from utils.settings import add_common, at_least, checked
 
-import train  # noqa: E402
-from augmentations import resample  # noqa: E402
-from benchmarks.bench_training import TRAIN_SH_FLAGS, wlasl_like_lengths  # noqa: E402
-from datasets import read_signs  # noqa: E402
-from datasets.formats.spoter_csv import write_spoter_csv  # noqa: E402
-from datasets.sign_data import SignData  # noqa: E402
-from utils.cli import Parser, run_command  # noqa: E402
-from utils.settings import add_common, at_least, checked  # noqa: E402
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 # output folder, label, extra train.py flags
 RUNS = (("plain", "train.sh settings", []),

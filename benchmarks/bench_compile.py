@@ -10,8 +10,8 @@ import time
 
 import torch
 
-from datasets import layout
 from models import ModelConfig, build_model
+from utils import layout
 from utils.cli import int_list
 
 SMALL = dict(vector_length=8, hidden_dim=24, heads=2, encoder_layers=1, decoder_layers=1, feedforward_dim=32,

@@ -12,7 +12,6 @@ import time
 import numpy as np
 import torch
 
-from datasets import layout
 from datasets.clip_dataset import ClipDataset
 from datasets.sign_data import SignData
 from models import ModelConfig, build_model
@@ -20,6 +19,7 @@ from models.raw_keypoints import RawKeypointEmbedding
 from train import get_args_parser as training_args
 from retrieval.embedding import embed
 from retrieval.metrics import mean_average_precision, rank_classes
+from utils import layout
 from utils.reproducibility import resolve_device
 
 

@@ -5,10 +5,9 @@ when the file is missing, said so in the output). The model is ``--checkpoint``,
 train.py's default size (latency does not depend on training). Each method runs ``--runs`` times,
 interleaved round by round so that all three see the same machine load; medians are printed.
 
-    python benchmarks/bench_export.py [--checkpoint best.pt] [--runs 300] [--frames 100]
+    python -m benchmarks.bench_export [--checkpoint best.pt] [--runs 300] [--frames 100]
 """
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets import layout, read_signs  # noqa: E402
-from deploy.onnx_export import INPUT_NAMES, RawKeypointEmbedder, export, load_embedding_model, quantize_int8  # noqa: E402
-from deploy.onnx_runtime import open_session  # noqa: E402
-from models import ModelConfig, build_model  # noqa: E402
-from training.checkpoint import save_checkpoint  # noqa: E402
+from datasets import read_signs
+from deploy.onnx_export import INPUT_NAMES, RawKeypointEmbedder, export, load_embedding_model, quantize_int8
+from deploy.onnx_runtime import open_session
+from models import ModelConfig, build_model
+from models.checkpoint import save_checkpoint
+from utils import layout
 
 ASL_NPZ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "signs" / "asl.npz"
 

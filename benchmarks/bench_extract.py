@@ -1,20 +1,18 @@
 """Landmark extraction throughput on the real WLASL clips of ../shared/data/videos/wlasl: frames per second of
 each worker process, and overall, for each worker count.
 
-    python benchmarks/bench_extract.py --workers 1,2
+    python -m benchmarks.bench_extract --workers 1,2
 
 Each run extracts every video afresh into a temporary folder (nothing is resumed).
 """
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
+from preprocessing.extract import plan, run_extraction, worker_rates
 
-from preprocessing.extract import plan, run_extraction, worker_rates  # noqa: E402
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 DEFAULT_VIDEOS = REPOSITORY.parent / "shared" / "data" / "videos" / "wlasl"
 

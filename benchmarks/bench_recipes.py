@@ -3,21 +3,19 @@ side on the same REAL data and machine: each recipe trains one full epoch (valid
 train.py, in turn, ``--repeats`` times; the script prints each epoch's seconds and steps, the medians and
 their ratio. Budget (issue 8): the recommended epoch is no slower than the published one.
 
-    python benchmarks/bench_recipes.py [--data ../shared/data/signs/asl.npz] [--fold 3/5] [--repeats 1]
+    python -m benchmarks.bench_recipes [--data ../shared/data/signs/asl.npz] [--fold 3/5] [--repeats 1]
 """
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import train
 
-import train  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RECIPES = {"published": ["@" + str(ROOT / "recipes" / "published.txt")], "recommended": []}
 

@@ -11,7 +11,7 @@ train.sh's epoch at least 2x faster with bucketing.
 Each epoch row trains --steps of the epoch's batches, taken evenly across the epoch (in its order), and
 extrapolates the whole epoch's time from their rate; it says so where it does.
 
-    python benchmarks/bench_training.py [--clips 1442] [--classes 100] [--steps 20] [--mining_steps 20]
+    python -m benchmarks.bench_training [--clips 1442] [--classes 100] [--steps 20] [--mining_steps 20]
 """
 import argparse
 import json
@@ -26,20 +26,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
+import train
+from augmentations import build_augmentations
+from datasets import read_signs
+from datasets.clip_dataset import ClipDataset
+from datasets.sign_data import SignData
+from datasets.formats.spoter_csv import write_spoter_csv
+from models import ModelConfig, build_model
+from training import distributed
+from training.engine import SectionTimer, train_one_epoch
+from training.losses import build_criterion
+from training.mining import MiningScheduler, group_hard_batches
+from training.recipe import RecipeConfig
 
-import train  # noqa: E402
-from augmentations import build_augmentations  # noqa: E402
-from datasets import read_signs  # noqa: E402
-from datasets.clip_dataset import ClipDataset  # noqa: E402
-from datasets.sign_data import SignData  # noqa: E402
-from datasets.formats.spoter_csv import write_spoter_csv  # noqa: E402
-from models import ModelConfig, build_model  # noqa: E402
-from training import distributed  # noqa: E402
-from training.engine import SectionTimer, train_one_epoch  # noqa: E402
-from training.losses import build_criterion  # noqa: E402
-from training.mining import MiningScheduler, group_hard_batches  # noqa: E402
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 TRAIN_SH_FLAGS = ["@" + str(REPOSITORY / "recipes" / "published.txt")]
 BUCKETED = ["--bucket_by_length"]
@@ -99,14 +99,15 @@ def time_epoch(args, data, max_steps, context=distributed.Context()):
     ``args.start_mining_hard`` is 1); ``(steps, seconds per section, padding share, steps in the epoch)``."""
     torch.manual_seed(args.seed)
     class_ids = data.labels.astype(int)
-    dataset = ClipDataset(data, class_ids, build_augmentations(args), args.seed)
+    recipe, model_config = RecipeConfig.from_args(args), ModelConfig.from_args(args)
+    dataset = ClipDataset(data, class_ids, build_augmentations(recipe), args.seed)
     dataset.set_epoch(1)
-    model = build_model(ModelConfig.from_args(args))
+    model = build_model(model_config)
     trained = distributed.wrap(model, context, torch.device("cpu"))
-    optimizer = train.build_optimizer(args, model.parameters())
-    criterion = distributed.global_batch_loss(build_criterion(args), context)
+    optimizer = train.build_optimizer(recipe, model.parameters())
+    criterion = distributed.global_batch_loss(build_criterion(recipe, model_config), context)
     mining_scheduler = MiningScheduler(args.hard_mining_scheduler_triplets_threshold)
-    loader, mining = train.epoch_loader(args, dataset, None, 1, mining_scheduler, context)
+    loader, mining = train.epoch_loader(recipe, dataset, None, 1, mining_scheduler, context)
     epoch_steps = len(loader) * (args.hard_mining_pre_batch_mining_count * args.hard_mining_pre_batch_multipler
                                  if mining else 1)
     if not mining:
@@ -137,9 +138,10 @@ def epoch_row(name, steps, sections, padding, epoch_steps):
 
 def torchrun_row(name, flags, csv, classes, steps):
     """The same measurement on 2 torchrun processes (one thread each), reported by rank 0."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
-               "--worker", csv, "--classes", str(classes), "--steps", str(steps), "--", *flags]
-    done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "benchmarks.bench_training", "--worker", csv, "--classes", str(classes), "--steps", str(steps), "--", *flags]
+    done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          cwd=REPOSITORY)
     if done.returncode != 0:
         raise SystemExit(f"torchrun failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])

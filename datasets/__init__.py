@@ -1,5 +1,5 @@
 """Datasets: every source read into :class:`~datasets.sign_data.SignData` (a clip is a float array
-``[frames, 54, 2]`` in the layout of :mod:`datasets.layout`), then filtered, split and served to torch.
+``[frames, 54, 2]`` in the layout of :mod:`utils.layout`), then filtered, split and served to torch.
 
 =======================  ==========================================================================
 ``formats/``             one module per file format (SPOTER CSV, MediaPipe .npz, .pose, MP_Data, landmark

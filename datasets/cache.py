@@ -10,11 +10,10 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
-
 from datasets.formats.npz_arrays import load_arrays, save_arrays
 from datasets.sign_data import SignData
 from utils.errors import DataError
+from utils.files import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +22,6 @@ CACHE_ENV = "SPOTER_CACHE_DIR"
 
 def default_cache_dir():
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "spoter-embeddings"))
-
-
-def file_digest(path, chunk_size=1 << 22):
-    digest = hashlib.blake2b(digest_size=20)
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _load_entry(entry, path):
@@ -49,7 +40,7 @@ def cached_read(read, path, reader_version, cache_dir=None):
     if cache_dir is False:
         return read(path)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    entry = cache_dir / f"{file_digest(path)}-{reader_version}.npz"
+    entry = cache_dir / f"{file_digest(path, hashlib.blake2b(digest_size=20))}-{reader_version}.npz"
     try:
         found = entry.exists()
     except OSError as error:  # a cache folder that cannot be searched: parse the file, as without a cache

@@ -7,7 +7,7 @@ from clearml import Dataset, Task
 from clearml.backend_api import Session
 from clearml.backend_api.session.defs import MissingConfigError
 
-from datasets.sign_data import DataError
+from utils.errors import DataError
 
 CONFIGURE = (
     "configure a server with `clearml-init` (it writes ~/clearml.conf; in Docker mount it with "

@@ -13,7 +13,7 @@ re-implements it. It uses only operations that export to ONNX (sort and gather f
 import numpy as np
 import torch
 
-from datasets import layout
+from utils import layout
 
 SIGNING_SPACE_WIDTHS = 6.0
 SIGNING_SPACE_TOP = 2.0  # shoulder widths above the neck

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import layout
-from utils.errors import DataError  # noqa: F401  (the project's error type, imported from here by readers)
+from utils import layout
+from utils.errors import DataError
 
 
 _OPTIONAL_COLUMNS = ("signers", "languages")
@@ -16,7 +16,7 @@ _OPTIONAL_COLUMNS = ("signers", "languages")
 class SignData:
     """Clips stored back to back: clip ``i`` is ``keypoints[offsets[i]:offsets[i + 1]]``.
 
-    ``keypoints`` is float32 ``[frames, 54, 2]`` in the layout of :mod:`datasets.layout`, NaN where a point
+    ``keypoints`` is float32 ``[frames, 54, 2]`` in the layout of :mod:`utils.layout`, NaN where a point
     was not detected. ``labels`` are strings (integer class ids of SPOTER CSVs become their decimal text).
     ``signers`` and ``languages`` are None when the source does not say.
     """

@@ -34,34 +34,34 @@ class TrainingData:
         return digest.hexdigest()
 
 
-def _split(data, args):
+def _split(data, recipe):
     try:
         train, validation, _ = signer_or_stratified_split(
-            data.labels, data.signers, args.validation_signers, args.validation_fraction,
-            args.seed if args.split_seed is None else args.split_seed,
-            args.validation_fold,
+            data.labels, data.signers, recipe.validation_signers, recipe.validation_fraction,
+            recipe.seed if recipe.split_seed is None else recipe.split_seed,
+            recipe.validation_fold,
         )
     except DataError as error:  # which signers or folds cannot be made: say of which file, by which flag
-        fold = args.validation_fold
+        fold = recipe.validation_fold
         flag = (f"--validation_fold {fold[0] + 1}/{fold[1]}" if fold
-                else f"--validation_signers {args.validation_signers:g}")
+                else f"--validation_signers {recipe.validation_signers:g}")
         raise DataError(f"{data.source}: {flag}: {error}") from None
     return data.subset(train), data.subset(validation)
 
 
-def _check_trainable(data, args):
+def _check_trainable(data, batch_size, classification):
     counts = dict(zip(*np.unique(data.labels, return_counts=True)))
     single = [label for label, count in counts.items() if count < 2]
-    if single and not args.classification_model:
+    if single and not classification:
         raise DataError(
             f"{data.source}: class(es) {', '.join(map(str, single[:5]))} have a single training clip, so no "
             f"triplet can use them; add clips, or drop them with --min_clips_per_class 2"
         )
     if len(counts) < 2:
         raise DataError(f"{data.source}: training data needs at least two classes, found {len(counts)}")
-    if args.batch_size > len(data):
+    if batch_size > len(data):
         raise DataError(
-            f"{data.source}: --batch_size {args.batch_size} is larger than the {len(data)} training clips"
+            f"{data.source}: --batch_size {batch_size} is larger than the {len(data)} training clips"
         )
 
 
@@ -70,29 +70,30 @@ def _drop_rare_classes(data, min_clips):
     return data.subset(np.flatnonzero(np.isin(data.labels, labels[counts >= min_clips])))
 
 
-def build_dataset(args, data_folder=None):
-    """Training and validation SignData, and the class names, from the arguments.
+def build_dataset(recipe, classification=False, data_folder=None):
+    """Training and validation SignData, and the class names, from the data settings of ``recipe`` (a
+    :class:`training.recipe.RecipeConfig`); a ``classification`` model also trains on classes of one clip.
 
     ``data_folder`` replaces ``$BASE_DATA_FOLDER/<dataset_name>`` (the ClearML loader passes its copy)."""
     def read(paths):
-        data = read_sign_files(paths, args.cache_dir or None,
-                               resolve=lambda path: resolve_path(path, args.dataset_name, data_folder),
-                               progress=not args.no_progress)
-        return filter_signs(data, exclude_labels=args.exclude_labels, bsl_letters=args.bsl_letters)
+        data = read_sign_files(paths, recipe.cache_dir or None,
+                               resolve=lambda path: resolve_path(path, recipe.dataset_name, data_folder),
+                               progress=not recipe.no_progress)
+        return filter_signs(data, exclude_labels=recipe.exclude_labels, bsl_letters=recipe.bsl_letters)
 
-    if data_folder is not None and not args.training_set_path:
+    if data_folder is not None and not recipe.training_set_path:
         raise DataError(f"{data_folder}: name the training file inside the dataset with --training_set_path")
-    data = read(args.training_set_path or [DEFAULT_TRAINING_SET])
-    if args.validation_set_path:
-        train, validation = data, read(args.validation_set_path)
+    data = read(recipe.training_set_path or [DEFAULT_TRAINING_SET])
+    if recipe.validation_set_path:
+        train, validation = data, read(recipe.validation_set_path)
     else:
-        train, validation = _split(data, args)
-    if args.extra_training_path:
-        train = SignData.join([train, read(args.extra_training_path)])
+        train, validation = _split(data, recipe)
+    if recipe.extra_training_path:
+        train = SignData.join([train, read(recipe.extra_training_path)])
     train, validation = keyed_by_language(train, validation)
-    if args.min_clips_per_class:
-        train = _drop_rare_classes(train, args.min_clips_per_class)
-    _check_trainable(train, args)
+    if recipe.min_clips_per_class:
+        train = _drop_rare_classes(train, recipe.min_clips_per_class)
+    _check_trainable(train, recipe.batch_size, classification)
     names = class_names(train.labels)
     unseen = sorted(set(validation.labels.tolist()) - set(names))
     return TrainingData(train, validation, list(names) + unseen)

@@ -1,7 +1,7 @@
 """A checkpoint -> one ONNX graph from RAW keypoints to embeddings, and its JSON sidecar.
 
 The graph takes ``keypoints`` float32 ``[batch, frames, 54, 2]`` (image coordinates in the layout of
-``datasets/layout.py``, NaN = not detected) and ``padding_mask`` bool ``[batch, frames]`` (True = padding),
+``utils/layout.py``, NaN = not detected) and ``padding_mask`` bool ``[batch, frames]`` (True = padding),
 batch and frames dynamic, and returns ``embeddings`` float32 ``[batch, vector_length]``. SPOTER
 normalization (``datasets.normalization.normalize_batch``, the same function training uses) is inside the
 graph, so a client only maps its landmarks into the layout, as the sidecar describes.
@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from datasets import layout
 from datasets.normalization import normalize_batch
-from datasets.sign_data import DataError
-from retrieval.index import file_sha256
-from training.checkpoint import load_model
+from models.checkpoint import load_model
+from utils import layout
 from utils.atomic import atomic_path
+from utils.errors import DataError
+from utils.files import file_sha256
 from utils.run_files import write_json
 
 INPUT_NAMES = ("keypoints", "padding_mask")
@@ -88,6 +88,8 @@ def sidecar(checkpoint_path, checkpoint, quantization=None):
                                       "right_hand": layout.MEDIAPIPE_HAND_POINTS},
         # Index -1 above: the neck, the midpoint of these two points of the 54-point layout.
         "mediapipe_neck_midpoint_of": [layout.LEFT_SHOULDER, layout.RIGHT_SHOULDER],
+        # The skeleton to draw: pairs of indices of the layout above (body, then each hand's finger chains).
+        "bones": [list(pair) for pair in layout.BONES],
         "glosses": list(checkpoint.get("class_names") or []),
         "model_config": config,
     }

@@ -1,4 +1,5 @@
-"""Models, built by :func:`build_model` from a :class:`ModelConfig`, whose plain-dict form checkpoints store.
+"""Models, built by :func:`build_model` from a :class:`ModelConfig`, whose plain-dict form checkpoints store;
+:mod:`models.checkpoint` saves and loads them (``load_model``, release checkpoints).
 
 The defaults are this project's recommended architecture; ``recipes/published.txt`` pins the published SPOTER
 values.
@@ -42,18 +43,12 @@ class ModelConfig(Settings):
         True, "feed the distances between the points of each hand (its shape, whatever its turn)")
     canonical_handedness: bool = setting(
         True, "mirror clips whose left hand is seen more than the right, so all sign right-handed")
-    pooled_hands: bool = setting(
-        False, "add each hand's points averaged over the frames that see it (a held hand shape, as in a "
-               "fingerspelled letter) to the decoder's output")
     fixed_frames: int = setting(20, "resample every clip to this many frames (linear in time) before anything else, "
-                                    "so that its length no longer tells its recording source; 0: as they come",
+                                    "so that its length does not tell its recording source; 0: as they come",
                                 at_least(0))
 
-    palm_scaled_hands: bool = setting(
-        False, "scale each hand by its palm rather than its bounding box, so that how far the fingers reach out "
-               "stays in the input")
-
-    ADDED_LATER = {"pooled_hands": False, "fixed_frames": 0, "palm_scaled_hands": False}
+    ADDED_LATER = {"fixed_frames": 0}
+    REMOVED = {"pooled_hands": False, "palm_scaled_hands": False}
 
     def __post_init__(self):
         settings.validate(self)

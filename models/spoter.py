@@ -11,16 +11,15 @@ to ONNX with dynamic shapes.
 
 Options beyond SPOTER (each off in the published configuration): clips mirrored to sign right-handed;
 velocity, presence and hand-shape (distances within each hand) channels beside the positions; a stem of
-depthwise temporal convolutions before the encoder; each hand's frame-averaged points added to the output;
-every clip resampled to one fixed number of frames first; hands scaled by their palms.
+depthwise temporal convolutions before the encoder; every clip resampled to one fixed number of frames first.
 """
 import math
 
 import torch
 from torch import nn
 
-from datasets import layout
 from models.resampling import resample_in_time
+from utils import layout
 
 
 def sinusoidal_positions(frames, dim, device, dtype):
@@ -39,11 +38,6 @@ _HANDS = (layout.LEFT_HAND, layout.RIGHT_HAND)
 # Point pairs within a hand whose distances describe its shape whatever its rotation.
 _HAND_PAIRS = torch.triu_indices(layout.HAND_POINTS, layout.HAND_POINTS, offset=1)
 _MIRROR = torch.as_tensor(layout.MIRROR)
-_PALM = [layout.HAND_NAMES.index(name) for name in ("wrist", "indexMCP", "middleMCP", "ringMCP", "littleMCP")]
-_PALM_LENGTH = (layout.HAND_NAMES.index("wrist"), layout.HAND_NAMES.index("middleMCP"))
-_PALM_WIDTH = (layout.HAND_NAMES.index("indexMCP"), layout.HAND_NAMES.index("littleMCP"))
-PALM_SPAN = 3.0  # palm sizes from the palm's centre to the normalized hand's border: fingertips reach about 2
-MIN_PALM = 0.1  # of the hand's bounding box: a hand seen edge-on and end-on at once
 
 
 def right_handed(keypoints, padding_mask):
@@ -57,24 +51,6 @@ def right_handed(keypoints, padding_mask):
     return torch.where((left > right)[:, None, None, None], mirrored, keypoints)
 
 
-def palm_scaled(keypoints):
-    """Each hand centred on its palm and scaled by the palm's size instead of its bounding box.
-
-    A bounding box grows and shrinks with the fingers (a fist fills it as an open hand does), so the box
-    hides how far fingers reach out, the very thing a hand shape is; the palm's size does not change as
-    fingers bend. The larger of its length (wrist to middle knuckle) and width (index to little knuckle) is
-    used, as turning the hand shortens one of them in the image. The input's square box is a similarity
-    transform of the image, so the result is the image's hand, palm-scaled."""
-    out = keypoints.clone()
-    for hand in _HANDS:
-        points = keypoints[:, :, hand]
-        centre = points[:, :, _PALM].mean(dim=2, keepdim=True)
-        length, width = ((points[:, :, a] - points[:, :, b]).norm(dim=-1) for a, b in (_PALM_LENGTH, _PALM_WIDTH))
-        size = torch.maximum(length, width).clamp(min=MIN_PALM)[..., None, None]
-        out[:, :, hand] = (points - centre) / (PALM_SPAN * size)
-    return out
-
-
 def hand_distances(positions):
     """``[batch, frames, 2 * 210]``: the distance between every pair of points of each hand."""
     pairs = _HAND_PAIRS.to(positions.device)
@@ -83,22 +59,6 @@ def hand_distances(positions):
         points = positions[:, :, hand]
         shapes.append((points[:, :, pairs[0]] - points[:, :, pairs[1]]).norm(dim=-1))
     return torch.cat(shapes, dim=-1)
-
-
-def pooled_hands(keypoints, padding_mask):
-    """``[batch, 2 * 43]``: each hand's points averaged over the frames that see it, and the share of frames
-    that see it. A fingerspelled letter is one held hand shape; its average over frames matches across signers
-    far better than the frame sequence does (held-out letters of fold 3 of asl.npz, among the letters: top-1
-    0.70 by this average, 0.42 by the right hand's resampled frames; ``results/letter_features.py``)."""
-    frames = (~padding_mask).sum(dim=1, keepdim=True).clamp(min=1)
-    pooled = []
-    for hand in _HANDS:
-        points = keypoints[:, :, hand]
-        seen = ~torch.isnan(points).any(dim=-1).any(dim=-1) & ~padding_mask
-        count = seen.sum(dim=1, keepdim=True)
-        total = torch.where(seen[..., None, None], points, torch.zeros_like(points)).sum(dim=1).flatten(1)
-        pooled += [total / count.clamp(min=1), count / frames]
-    return torch.cat(pooled, dim=-1).to(keypoints.dtype)
 
 
 def frame_features(keypoints, velocity=False, presence=False, hand_shape=False):
@@ -185,10 +145,9 @@ class SPOTERBackbone(nn.Module):
     def __init__(self, hidden_dim=108, heads=9, encoder_layers=6, decoder_layers=6, feedforward_dim=2048,
                  dropout=0.1, norm_first=False, velocity_features=False, presence_features=False,
                  conv_layers=0, conv_kernel=5, hand_shape_features=False, canonical_handedness=False,
-                 pooled_hands=False, fixed_frames=0, palm_scaled_hands=False):
+                 fixed_frames=0):
         super().__init__()
         self.fixed_frames = fixed_frames
-        self.palm_scaled_hands = palm_scaled_hands
         self.velocity_features = velocity_features
         self.presence_features = presence_features
         self.hand_shape_features = hand_shape_features
@@ -210,10 +169,6 @@ class SPOTERBackbone(nn.Module):
             QueryDecoderLayer(hidden_dim, heads, feedforward_dim, dropout, norm_first)
             for _ in range(decoder_layers)
         )
-        pooled_width = len(_HANDS) * (2 * layout.HAND_POINTS + 1)
-        self.hand_summary = nn.Sequential(
-            nn.Linear(pooled_width, hidden_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_dim, hidden_dim)
-        ) if pooled_hands else None
         self.output_norm = nn.LayerNorm(hidden_dim) if norm_first else nn.Identity()
         self.query = nn.Parameter(torch.randn(1, 1, hidden_dim) * 0.02)
 
@@ -224,8 +179,6 @@ class SPOTERBackbone(nn.Module):
             padding_mask = padding_mask.new_zeros(keypoints.shape[:2])
         if self.canonical_handedness:
             keypoints = right_handed(keypoints, padding_mask)
-        if self.palm_scaled_hands:
-            keypoints = palm_scaled(keypoints)
         features = frame_features(keypoints, self.velocity_features, self.presence_features, self.hand_shape_features)
         # Scaled so that frame content, not the unit-size positional code, dominates the tokens at the start.
         tokens = self.input_projection(features) * self.token_scale
@@ -237,10 +190,7 @@ class SPOTERBackbone(nn.Module):
         query = self.query.expand(keypoints.shape[0], -1, -1)
         for layer in self.decoder:
             query = layer(query, memory, padding_mask)
-        summary = query.squeeze(1)
-        if self.hand_summary is not None:
-            summary = summary + self.hand_summary(pooled_hands(keypoints, padding_mask))
-        return self.output_norm(summary)
+        return self.output_norm(query.squeeze(1))
 
 
 class SPOTERClassifier(nn.Module):

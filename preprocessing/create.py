@@ -13,10 +13,11 @@ import numpy as np
 
 from datasets import class_names, label_ids
 from datasets.formats.clip_files import clip_id, find_clips, read_clips
-from datasets.sign_data import DataError, SignData
+from datasets.sign_data import SignData
 from datasets.splits import signer_or_stratified_split
 from datasets.formats.spoter_csv import write_spoter_csv
 from preprocessing.labels import SPLITS
+from utils.errors import DataError
 from utils.run_files import write_json
 
 log = logging.getLogger("preprocess")

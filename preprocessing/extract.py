@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from datasets.formats import landmarks
-from datasets.sign_data import DataError
+from utils.errors import DataError
 
 log = logging.getLogger("preprocess")
 

@@ -10,7 +10,7 @@ from typing import Callable
 from pathlib import Path
 
 from datasets.formats.clip_files import class_folder, clip_id
-from datasets.sign_data import DataError
+from utils.errors import DataError
 
 SPLITS = ("train", "val", "test")
 LSA64_NAME = re.compile(r"^(\d{3})_(\d{3})_(\d{3})$")

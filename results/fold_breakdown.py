@@ -10,25 +10,21 @@ embedding with the baseline's appended (scaled, so each distance weighs as given
 their signer's mean (which needs many unlabelled clips of the query's signer), and every clip resampled to
 ``--fixed_length`` frames before embedding (length marks the recording source).
 
-    python results/fold_breakdown.py --checkpoint out-cv/recommended/fold_5/last.pt --fold 5 --checks
+    python -m results.fold_breakdown --checkpoint out-cv/recommended/fold_5/last.pt --fold 5 --checks
 """
 import collections
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from augmentations import resample  # noqa: E402
-from datasets import class_names  # noqa: E402
-from datasets.sign_data import SignData  # noqa: E402
-from letter_confusions import fold_arguments, held_out_split, top1  # noqa: E402
-from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
-from retrieval.embedding import embed_signs  # noqa: E402
-from retrieval.metrics import rank_classes  # noqa: E402
-from training.checkpoint import load_model  # noqa: E402
-from utils.cli import int_list  # noqa: E402
+from augmentations import resample
+from datasets import class_names
+from datasets.sign_data import SignData
+from results.letter_confusions import fold_arguments, held_out_split, top1
+from models.checkpoint import load_model
+from models.raw_keypoints import RawKeypointEmbedding
+from retrieval.embedding import embed_signs
+from retrieval.metrics import rank_classes
+from utils.cli import int_list
 
 APPENDED_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 UNFOUND = 0.1  # a (signer, gloss) pair of which a method finds fewer of the queries is one it does not find

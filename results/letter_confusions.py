@@ -2,24 +2,21 @@
 answer, top-1 among the letter classes alone, and the classes they go to. Backs "What limits these
 figures" in README.
 
-    python results/letter_confusions.py --checkpoint out-cv/recommended/fold_3/last.pt --fold 3
+    python -m results.letter_confusions --checkpoint out-cv/recommended/fold_3/last.pt --fold 3
 """
 import argparse
 import collections
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets import class_names, filter_signs, label_ids, read_signs  # noqa: E402
-from datasets.filters import is_letter  # noqa: E402
-from datasets.splits import signer_folds  # noqa: E402
-from retrieval.embedding import embed_signs  # noqa: E402
-from retrieval.metrics import nearest_class_accuracy, rank_classes  # noqa: E402
-from training.checkpoint import load_model  # noqa: E402
-from utils.settings import BSL_FINGERSPELLERS  # noqa: E402
+from datasets import class_names, filter_signs, label_ids, read_signs
+from datasets.filters import is_letter
+from datasets.splits import signer_folds
+from models.checkpoint import load_model
+from retrieval.embedding import embed_signs
+from retrieval.metrics import nearest_class_accuracy, rank_classes
+from utils.settings import BSL_FINGERSPELLERS
 
 
 def top1(query, query_ids, reference, reference_ids):

@@ -1,24 +1,36 @@
 """Which fixed features of a clip find a held-out source's fingerspelled letters, with no training: the
 raw-keypoint baseline, the same after canonical handedness, the right hand's resampled frame sequence, and
-each hand's points averaged over the frames that see it (``models.spoter.pooled_hands``, what
-``--pooled_hands`` adds to the model). Backs the trial of ``--pooled_hands`` in README.
+each hand's points averaged over the frames that see it (:func:`pooled_hands`, what the removed model
+option ``--pooled_hands`` added to the decoder's output; docs/results.md).
 
-    python results/letter_features.py --fold 3
+    python -m results.letter_features --fold 3
 """
-import sys
-from pathlib import Path
-
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from datasets.filters import is_letter
+from models.raw_keypoints import RawKeypointEmbedding
+from models.spoter import right_handed
+from results.letter_confusions import fold_arguments, held_out_letters, top1
+from retrieval.embedding import embed_signs
+from utils import layout
 
-from datasets import layout  # noqa: E402
-from datasets.filters import is_letter  # noqa: E402
-from letter_confusions import fold_arguments, held_out_letters, top1  # noqa: E402
-from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
-from models.spoter import pooled_hands, right_handed  # noqa: E402
-from retrieval.embedding import embed_signs  # noqa: E402
+_HANDS = (layout.LEFT_HAND, layout.RIGHT_HAND)
+
+
+def pooled_hands(keypoints, padding_mask):
+    """``[batch, 2 * 43]``: each hand's points averaged over the frames that see it, and the share of frames
+    that see it. A fingerspelled letter is one held hand shape, so its average over frames may match across
+    signers where the frame sequence does not."""
+    frames = (~padding_mask).sum(dim=1, keepdim=True).clamp(min=1)
+    pooled = []
+    for hand in _HANDS:
+        points = keypoints[:, :, hand]
+        seen = ~torch.isnan(points).any(dim=-1).any(dim=-1) & ~padding_mask
+        count = seen.sum(dim=1, keepdim=True)
+        total = torch.where(seen[..., None, None], points, torch.zeros_like(points)).sum(dim=1).flatten(1)
+        pooled += [total / count.clamp(min=1), count / frames]
+    return torch.cat(pooled, dim=-1).to(keypoints.dtype)
 
 
 class FixedFeatures(nn.Module):

@@ -2,22 +2,19 @@
 raw-keypoint baseline: top-1/top-5 of one source's letter clips against another's (a source against itself:
 every other clip as reference). Backs the finding in README's "What limits these figures".
 
-    python results/letters_by_source.py [--data ../shared/data/signs/asl.npz]
+    python -m results.letters_by_source [--data ../shared/data/signs/asl.npz]
 """
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets import filter_signs, label_ids, read_signs  # noqa: E402
-from datasets.clip_dataset import ClipDataset  # noqa: E402
-from datasets.filters import is_letter  # noqa: E402
-from models.raw_keypoints import RawKeypointEmbedding  # noqa: E402
-from retrieval.embedding import embed  # noqa: E402
-from retrieval.metrics import nearest_class_accuracy  # noqa: E402
+from datasets import filter_signs, label_ids, read_signs
+from datasets.clip_dataset import ClipDataset
+from datasets.filters import is_letter
+from models.raw_keypoints import RawKeypointEmbedding
+from retrieval.embedding import embed
+from retrieval.metrics import nearest_class_accuracy
 
 
 def main():

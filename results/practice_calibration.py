@@ -5,23 +5,22 @@ it is (a correct attempt) and as every other gloss of the index (wrong attempts)
 Prints the mean and quartiles of both, and the share of (correct, wrong) pairs of one clip that the score
 orders right. Backs the README's "Search and practice".
 
-    python results/practice_calibration.py [--index pretrained/index.npz] [--checkpoint pretrained/model.pt]
+    python -m results.practice_calibration [--index pretrained/index.npz] [--checkpoint pretrained/model.pt]
         [--data ../shared/data/signs/asl.npz]
 """
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
+from datasets import read_signs
+from models.checkpoint import load_model
+from retrieval.embedding import embed_signs, hands_detected
+from retrieval.index import load_index
+from retrieval.practice import practice_score
+from utils.files import file_sha256
 
-from datasets import read_signs  # noqa: E402
-from retrieval.embedding import embed_signs, hands_detected  # noqa: E402
-from retrieval.index import file_sha256, load_index  # noqa: E402
-from retrieval.practice import practice_score  # noqa: E402
-from training.checkpoint import load_model  # noqa: E402
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def open_pretrained(description):

@@ -6,21 +6,17 @@ Every clip of DATA by a signer the index does not hold is a query: "known" when 
 verdict of retrieval/confidence.py, and the nearest gloss's top-1 among the known queries of each verdict.
 Backs the README's "Search and practice".
 
-    python results/unknown_calibration.py [--index pretrained/index.npz] [--checkpoint pretrained/model.pt]
+    python -m results.unknown_calibration [--index pretrained/index.npz] [--checkpoint pretrained/model.pt]
         [--data ../shared/data/signs/asl.npz]
 """
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
-
-from datasets import read_signs  # noqa: E402
-from retrieval.confidence import VERDICT_TEXT, VERDICTS, match_verdict, verdict_thresholds  # noqa: E402
-from retrieval.embedding import embed_signs, hands_detected  # noqa: E402
-from results.practice_calibration import open_pretrained  # noqa: E402
+from datasets import read_signs
+from results.practice_calibration import open_pretrained
+from retrieval.confidence import VERDICT_TEXT, VERDICTS, match_verdict, verdict_thresholds
+from retrieval.embedding import embed_signs, hands_detected
 
 
 def unseen_queries(data, index):

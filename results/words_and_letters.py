@@ -5,19 +5,16 @@ existed counted F1zzy's two-handed letters as ASL's). Also counts the letter que
 source can answer: letters whose only training clips are two-handed, and two-handed letters themselves.
 Backs "What limits these figures" in README.
 
-    python results/words_and_letters.py results/cv_recommended [results/cv_file_labels ...]
+    python -m results.words_and_letters results/cv_recommended [results/cv_file_labels ...]
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets import filter_signs, read_signs  # noqa: E402
-from utils.settings import BSL_FINGERSPELLERS  # noqa: E402
+from datasets import filter_signs, read_signs
+from utils.settings import BSL_FINGERSPELLERS
 
 
 def fold_queries(labels, signers, held_out):

@@ -3,8 +3,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datasets import layout
 from datasets.clip_dataset import ClipDataset, collate, length_buckets
+from utils import layout
 
 
 @torch.no_grad()

@@ -11,12 +11,18 @@ exactly these arrays:
   model_sha256     str []          sha256 (hex) of the bytes of the checkpoint file that embedded them
   config           str []          that model's ModelConfig, as JSON
   score_quantiles  float32 [101]   the practice score's calibration (see :mod:`retrieval.practice`)
+  reference_*                      a few clips per gloss with their keypoints (see :mod:`retrieval.references`);
+                                   absent in indexes made before they were stored
+  feedback_parts   str [P]         the parts of per-part feedback and, per part, the 101 quantiles of its
+  feedback_quantiles float32 [P, 101]  distance between different signs (see :mod:`retrieval.feedback`);
+                                   absent in indexes made before they were stored
+  feedback_variation float32 [P, 101]  per part, the 101 quantiles of its distance between recordings of the
+                                   same sign, which order the feedback; absent in older indexes
 
 Embeddings of two models live in different spaces: :func:`load_index` refuses an index whose
 ``model_sha256`` is not the checkpoint's, so no query ever mixes them.
 """
 import difflib
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -24,22 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.sign_data import DataError
 from retrieval.neighbours import build_search, choose_backend, nearest_classes
+from retrieval.feedback import (calibrate, calibrate_variation, calibration_arrays, read_calibration_arrays,
+                                read_variation_arrays)
 from retrieval.practice import score_quantiles
+from retrieval.references import ReferenceClips, choose_references, read_reference_arrays, reference_clips
 from utils.atomic import atomic_path, same_file
+from utils.errors import DataError
 
 REQUIRED_KEYS = ("embeddings", "labels", "clip_ids", "model_sha256", "config", "score_quantiles")
 OPTIONAL_KEYS = ("signers",)
-
-
-def file_sha256(path):
-    """sha256 hex digest of a file's bytes: the identity of a checkpoint."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -52,6 +52,9 @@ class SignIndex:
     score_quantiles: np.ndarray
     signers: np.ndarray | None = None
     source: str = ""
+    references: ReferenceClips | None = None
+    feedback_calibration: dict | None = None
+    feedback_variation: dict | None = None
     _searches: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self):
@@ -116,6 +119,10 @@ class SignIndex:
         )
         if self.signers is not None:
             arrays["signers"] = self.signers.astype(str)
+        if self.references is not None:
+            arrays.update(self.references.to_arrays())
+        if self.feedback_calibration is not None:
+            arrays.update(calibration_arrays(self.feedback_calibration, self.feedback_variation))
         return arrays
 
 
@@ -133,6 +140,9 @@ def build_index(embeddings, data, labels, model_sha256, config):
         embeddings=embeddings, labels=labels, clip_ids=np.asarray(data.clip_ids, dtype=str),
         model_sha256=model_sha256, config=dict(config), score_quantiles=quantiles,
         signers=None if data.signers is None else np.asarray(data.signers, dtype=str), source=str(data.source),
+        references=reference_clips(data, choose_references(embeddings, labels, data.signers)),
+        feedback_calibration=calibrate(data, labels),
+        feedback_variation=calibrate_variation(data, labels),
     )
 
 
@@ -213,4 +223,7 @@ def load_index(path, model_sha256=None, checkpoint=""):
         embeddings=arrays["embeddings"].astype(np.float32), labels=arrays["labels"], clip_ids=arrays["clip_ids"],
         model_sha256=index_sha, config=config, score_quantiles=arrays["score_quantiles"].astype(np.float32),
         signers=arrays.get("signers"), source=str(path),
+        references=read_reference_arrays(arrays, len(arrays["embeddings"]), path),
+        feedback_calibration=read_calibration_arrays(arrays, path),
+        feedback_variation=read_variation_arrays(arrays, path),
     )

@@ -14,8 +14,8 @@ the ranking equals the one over every clip.
 import numpy as np
 import torch
 
-from datasets.sign_data import DataError
 from retrieval.metrics import closest_classes, nearest_by_class, query_chunks
+from utils.errors import DataError
 
 BACKENDS = ("auto", "torch", "faiss")
 # "auto" picks faiss from this many index vectors on, for batches of fewer than FAISS_MAX_QUERIES queries.

@@ -18,8 +18,8 @@ than all of them, 50 at their median.
 import numpy as np
 import torch
 
-from datasets.sign_data import DataError
 from retrieval.metrics import query_chunks
+from utils.errors import DataError
 
 SCORE_LEVELS = np.linspace(0.0, 1.0, 101)
 

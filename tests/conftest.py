@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets import layout
 from datasets.sign_data import SignData
 from models import ModelConfig
+from utils import layout
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
@@ -22,7 +22,16 @@ TINY_MODEL_CONFIG = ModelConfig(
 
 
 def requires(path):
+    """Marks a test that reads ``path`` (a file of ../shared/data): skipped, naming it, where it is absent
+    (a fresh clone without ../shared)."""
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not available")
+
+
+def skip_without(path):
+    """In a fixture that reads ``path`` (a file of ../shared/data): its tests are skipped, naming it, where it
+    is absent."""
+    if not path.exists():
+        pytest.skip(f"{path} not available")
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,11 @@ import pytest
 import evaluate
 import preprocess
 import train
-from datasets import build_dataset, layout, read_signs
+from datasets import build_dataset, read_signs
 from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import SHARED_DATA, generated_sign_data, requires
+from training.recipe import RecipeConfig
+from utils import layout
 from utils.cli import run_command
 from utils.errors import DataError
 
@@ -196,8 +198,8 @@ def test_an_unwritable_cache_warns_once_and_no_command_stops(tmp_path, capsys, c
         evaluate.main(["--baseline_only", "--data", str(tmp_path / "signs.csv"), "--k_shot", "",
                        "--cache_dir", str(cache)])
         preprocess.main(["convert", str(tmp_path / "signs.csv"), str(tmp_path / "copy.csv"), "--cache_dir", str(cache)])
-        build_dataset(train.get_args_parser().parse_args(
-            ["--training_set_path", str(tmp_path / "signs.csv"), "--batch_size", "4", "--cache_dir", str(cache)]))
+        build_dataset(RecipeConfig.from_args(train.get_args_parser().parse_args(
+            ["--training_set_path", str(tmp_path / "signs.csv"), "--batch_size", "4", "--cache_dir", str(cache)])))
     assert "signs.csv" in capsys.readouterr().out and len(read_signs(tmp_path / "copy.csv")) == 18
     warned = [r.getMessage() for r in caplog.records if "cache cannot be used" in r.getMessage()]
     assert len(warned) == 1 and "is a file" not in warned[0] and "Not a directory" in warned[0], warned
@@ -247,9 +249,9 @@ def write_mp_data(folder, classes=2, per_class=3, frames=6):
 def test_no_progress_hides_the_reading_bar_and_a_bar_never_holds_the_error_line(tmp_path, capsys):
     folder = write_mp_data(tmp_path / "MP_Data")
     flags = ["--training_set_path", str(folder), "--validation_set_path", str(folder), "--batch_size", "4"]
-    build_dataset(train.get_args_parser().parse_args(flags))
+    build_dataset(RecipeConfig.from_args(train.get_args_parser().parse_args(flags)))
     assert "reading clips" in capsys.readouterr().err  # the bar is shown by default ...
-    build_dataset(train.get_args_parser().parse_args(flags + ["--no_progress"]))
+    build_dataset(RecipeConfig.from_args(train.get_args_parser().parse_args(flags + ["--no_progress"])))
     assert "reading clips" not in capsys.readouterr().err  # ... and not with --no_progress
     np.save(folder / "sign1" / "0" / "2.npy", np.zeros(100))  # a frame of the wrong size
     error = one_line_error(capsys, lambda argv: run_command(train.main, train.get_args_parser(), argv),

@@ -21,9 +21,9 @@ import pytest
 
 import train
 from datasets import DEFAULT_TRAINING_SET, read_signs
-from datasets.sign_data import DataError
 from datasets.formats.spoter_csv import write_spoter_csv
 from tests.conftest import REPOSITORY
+from utils.errors import DataError
 from utils.run_files import read_metrics
 from utils.trackers import Tracker
 

@@ -17,9 +17,9 @@ import train
 from datasets import read_signs
 from datasets.formats.spoter_csv import write_spoter_csv
 from models import ModelConfig, build_model
+from models import checkpoint as checkpoint_module
+from models.checkpoint import save_checkpoint
 from tests.conftest import TINY_MODEL_CONFIG, generated_sign_data
-from training import checkpoint as checkpoint_module
-from training.checkpoint import save_checkpoint
 from training.recipe import RecipeConfig
 from utils.atomic import TERMINATED, Terminated
 from utils.errors import DataError
@@ -119,6 +119,34 @@ def test_a_run_stored_before_a_setting_existed_resumes_with_that_settings_old_va
         run_train(tmp_path, data_files, "--resume", "--epochs", "2")
     run_train(tmp_path, data_files, "--resume", "--epochs", "2", "--fixed_frames", "0")
     assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_a_checkpoint_stores_each_setting_once_and_an_older_one_with_its_copy_of_the_flags_resumes(tmp_path,
+                                                                                                   data_files):
+    folder = run_train(tmp_path, data_files)
+    state = torch.load(folder / "last.pt", weights_only=True)
+    assert "args" not in state and not state["config"].keys() & state["recipe"].keys()
+    assert state["config"]["num_classes"] == len(state["class_names"])  # the data's count, in a new config
+    state["args"] = {**state["recipe"], **state["config"]}  # the copy of every flag that runs stored before kept
+    torch.save(state, folder / "last.pt")
+    run_train(tmp_path, data_files, "--resume", "--epochs", "2")
+    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_a_run_stored_with_a_removed_setting_resumes_only_when_that_setting_was_off(tmp_path, data_files):
+    folder = run_train(tmp_path, data_files)
+    state = torch.load(folder / "last.pt", weights_only=True)
+    state["config"].update(ModelConfig.REMOVED)
+    state["recipe"].update(RecipeConfig.REMOVED)
+    torch.save(state, folder / "last.pt")
+    run_train(tmp_path, data_files, "--resume", "--epochs", "2")  # off: the run behaves as today's code does
+    state = torch.load(folder / "last.pt", weights_only=True)
+    assert state["epoch"] == 2 and not RecipeConfig.REMOVED.keys() & state["recipe"].keys()
+    state["recipe"]["ema_decay"] = 0.995
+    torch.save(state, folder / "last.pt")
+    with pytest.raises(DataError, match=r"--resume .*last\.pt: recipe: --ema_decay 0\.995 was removed \(commit "
+                                        r"9533c63 has it\); only its old default 0\.0 still loads"):
+        run_train(tmp_path, data_files, "--resume", "--epochs", "3")
 
 
 def test_resume_without_a_run_is_one_line(tmp_path, data_files, capsys):

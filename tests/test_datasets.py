@@ -13,6 +13,7 @@ from tests.conftest import ASL_NPZ, TINY_MODEL_CONFIG, generated_sign_data
 from tests.test_bad_inputs import archive_arrays
 from training.engine import evaluate
 from train import get_args_parser
+from training.recipe import RecipeConfig
 from utils.errors import DataError
 
 
@@ -62,7 +63,7 @@ def test_validation_classes_unseen_in_training_get_their_own_ids_and_do_not_coun
                      tmp_path / "val.csv")
     args = get_args_parser().parse_args(["--training_set_path", str(tmp_path / "train.csv"), "--validation_set_path",
                                          str(tmp_path / "val.csv"), "--batch_size", "4"])
-    sets = build_dataset(args)
+    sets = build_dataset(RecipeConfig.from_args(args))
     assert sets.class_names == ["sign0", "sign1", "sign2", "sign3"]  # the unseen class comes after the seen ones
     validation_ids = sets.class_ids(sets.validation.labels)
     assert set(validation_ids[sets.validation.labels == "sign3"]) == {3}
@@ -94,7 +95,7 @@ def test_british_letters_become_their_own_classes_and_nothing_else_changes():
 @pytest.mark.skipif(not ASL_NPZ.exists(), reason="needs ../shared/data")
 def test_the_default_british_fingerspeller_spells_with_two_hands():
     """The default of --bsl_letters is a fact about asl.npz: its letters, unlike the others', show both hands."""
-    from datasets import layout
+    from utils import layout
     from utils.settings import BSL_FINGERSPELLERS
 
     data = read_signs(ASL_NPZ)

@@ -6,15 +6,14 @@ import pytest
 import torch
 
 import evaluate
-from datasets import layout
 from datasets import label_ids
 from datasets.clip_dataset import ClipDataset
 from models import build_model
-from training.checkpoint import load_model
+from models.checkpoint import load_model, save_checkpoint
 from retrieval.embedding import embed
 from retrieval.metrics import retrieval_scores
-from training.checkpoint import save_checkpoint
 from tests.conftest import TINY_MODEL_CONFIG, generated_clip
+from utils import layout
 
 
 

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 import export
-from datasets import layout, read_signs
+from datasets import read_signs
 from deploy.onnx_export import INPUT_NAMES, OUTPUT_NAME, RawKeypointEmbedder, read_sidecar, sidecar_path
 from deploy.onnx_runtime import embed_onnx, embed_torch, open_session, raw_batches
 from models import ModelConfig, build_model
-from training.checkpoint import save_checkpoint
+from models.checkpoint import save_checkpoint
 from tests.conftest import SHARED_DATA, requires
+from utils import layout
 from utils.errors import DataError
 
 KSL_NPZ = SHARED_DATA / "signs" / "ksl.npz"
@@ -62,10 +63,9 @@ def test_onnxruntime_matches_pytorch_on_real_padded_batches(exported):
 
 
 @requires(ASL_NPZ)
-@pytest.mark.parametrize("option", [dict(fixed_frames=20), dict(palm_scaled_hands=True)])
-def test_a_model_that_reshapes_its_inputs_exports_with_frames_still_dynamic(tmp_path, option):
-    """Resampling to fixed frames, or rescaling hands by their palms, inside the graph."""
-    checkpoint = write_checkpoint(tmp_path / "best.pt", **option)
+def test_a_model_that_resamples_its_inputs_exports_with_frames_still_dynamic(tmp_path):
+    """Resampling to fixed frames inside the graph."""
+    checkpoint = write_checkpoint(tmp_path / "best.pt", fixed_frames=20)
     export.main(["--checkpoint", str(checkpoint), "--output", str(tmp_path / "model.onnx")])
     model, _ = export.load_embedding_model(checkpoint)
     clips, session = real_clips(), open_session(tmp_path / "model.onnx")

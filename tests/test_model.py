@@ -1,10 +1,11 @@
+import re
+
 import pytest
 import torch
 
 from models import ModelConfig, build_model
-from datasets.normalization import normalize_hand
-from models.spoter import frame_features, palm_scaled, pooled_hands
-from training.checkpoint import load_checkpoint, load_model, save_checkpoint
+from models.checkpoint import load_checkpoint, load_model, save_checkpoint
+from models.spoter import frame_features
 from utils.errors import DataError
 
 CONFIG = dict(classification_model=False, num_classes=5, vector_length=16, normalize_embeddings=False,
@@ -26,9 +27,7 @@ def _inputs(batch=3, frames=10):
 
 
 @pytest.mark.parametrize("changes", [{}, dict(norm_first=True), RECOMMENDED_PARTS,
-                                     dict(RECOMMENDED_PARTS, pooled_hands=True),
-                                     dict(RECOMMENDED_PARTS, fixed_frames=6),
-                                     dict(RECOMMENDED_PARTS, palm_scaled_hands=True)])
+                                     dict(RECOMMENDED_PARTS, fixed_frames=6)])
 def test_padded_frames_do_not_change_the_embedding(changes):
     model = _model(**changes)
     keypoints, mask = _inputs()
@@ -105,10 +104,19 @@ def test_config_round_trips_and_a_config_of_another_version_is_refused_by_name()
 
 
 def test_a_config_stored_before_a_setting_existed_loads_as_it_behaved():
-    assert "pooled_hands" not in CONFIG and "fixed_frames" not in CONFIG
-    assert ModelConfig.from_dict(CONFIG).pooled_hands is False
-    assert _model().backbone.hand_summary is None
+    assert "fixed_frames" not in CONFIG
     assert ModelConfig.from_dict(CONFIG).fixed_frames == 0
+
+
+def test_a_config_stored_with_a_removed_setting_loads_only_when_that_setting_was_off(tmp_path):
+    stored_off = {**CONFIG, "pooled_hands": False, "palm_scaled_hands": False}
+    assert ModelConfig.from_dict(stored_off) == ModelConfig.from_dict(CONFIG)
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, config={**CONFIG, "palm_scaled_hands": True}, model=_model().state_dict(),
+                    class_names=["a", "b"], epoch=1)
+    with pytest.raises(DataError, match=re.escape(f"{path}: model config: --palm_scaled_hands True was removed "
+                                                  "(commit 9533c63 has it); only its old default False still loads")):
+        load_model(path)
 
 
 def _ramp(frames):
@@ -127,53 +135,6 @@ def test_with_fixed_frames_a_clip_and_its_slower_copy_are_one_embedding():
         torch.testing.assert_close(fixed(slow, masks[0]), fixed(fast, masks[1]), atol=1e-5, rtol=1e-4)
         as_recorded = _model(**RECOMMENDED_PARTS)
         assert not torch.allclose(as_recorded(slow, masks[0]), as_recorded(fast, masks[1]), atol=1e-3)
-
-
-def test_pooled_hands_average_each_hand_over_the_frames_that_see_it():
-    keypoints = torch.rand(1, 4, 54, 2)
-    keypoints[0, 0, 12:33] = float("nan")  # left hand unseen in frame 0
-    keypoints[0, 3] = 100.0  # padding
-    mask = torch.tensor([[False, False, False, True]])
-    pooled = pooled_hands(keypoints, mask)
-    assert pooled.shape == (1, 2 * 43)
-    torch.testing.assert_close(pooled[0, :42], keypoints[0, 1:3, 12:33].mean(dim=0).flatten())
-    torch.testing.assert_close(pooled[0, 42], torch.tensor(2 / 3))
-    torch.testing.assert_close(pooled[0, 43:85], keypoints[0, :3, 33:54].mean(dim=0).flatten())
-    torch.testing.assert_close(pooled[0, 85], torch.tensor(1.0))
-    keypoints[0, :, 33:54] = float("nan")
-    assert pooled_hands(keypoints, mask)[0, 43:].eq(0).all()  # a hand never seen: zeros, share 0
-
-
-def _hand(finger_reach):
-    """Image points of a hand: a palm of size 1 at (3, 2) whose four fingers reach ``finger_reach`` above it."""
-    hand = torch.zeros(21, 2)
-    knuckles = torch.tensor([[-0.25, 1.0], [0.0, 1.0], [0.25, 1.0], [0.5, 1.0]])
-    for finger, knuckle in enumerate(knuckles):
-        first = 1 + 4 * finger  # tip, DIP, PIP, MCP (layout.HAND_NAMES)
-        hand[first + 3] = knuckle
-        for joint in range(3):
-            hand[first + joint] = knuckle + torch.tensor([0.0, finger_reach * (3 - joint) / 3])
-    hand[17:] = torch.tensor([[-1.0, 0.8], [-0.9, 0.6], [-0.7, 0.4], [-0.4, 0.2]])  # thumb
-    return hand + torch.tensor([3.0, 2.0])
-
-
-def test_palm_scaled_hands_keep_how_far_the_fingers_reach_which_the_bounding_box_hides():
-    open_hand, fist = _hand(1.5), _hand(0.1)
-    clips = torch.zeros(2, 1, 54, 2)
-    for row, hand in enumerate((open_hand, fist)):
-        clips[row, 0, 12:33] = clips[row, 0, 33:54] = normalize_hand(hand)
-    box_reach = clips[:, 0, 33 + 1, 1] - clips[:, 0, 33, 1]  # index tip above the wrist, in the box
-    palm = palm_scaled(clips)
-    palm_reach = palm[:, 0, 33 + 1, 1] - palm[:, 0, 33, 1]
-    torch.testing.assert_close(palm_reach, torch.tensor([2.5, 1.1]) / 3)  # wrist at 0; palm size 1, span 3
-    assert box_reach[0] / box_reach[1] < 1.5 < palm_reach[0] / palm_reach[1]
-    # A similarity transform of the image (size, place) changes nothing: the box removed it, the palm keeps it out.
-    moved = torch.zeros(1, 1, 54, 2)
-    moved[0, 0, 33:54] = normalize_hand(open_hand * 4 - 7)
-    torch.testing.assert_close(palm_scaled(moved)[0, 0, 33:54], palm[0, 0, 33:54])
-    nan_hand = clips[:1].clone()
-    nan_hand[0, 0, 12:33] = float("nan")
-    assert torch.isnan(palm_scaled(nan_hand)[0, 0, 12:33]).all()
 
 
 def test_canonical_handedness_makes_a_clip_and_its_mirror_image_one_embedding():

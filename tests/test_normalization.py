@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import layout, read_signs
+from datasets import read_signs
 from datasets.normalization import normalize, normalize_batch
 from tests.conftest import ASL_NPZ, generated_clip, requires
+from utils import layout
 
 
 def test_normalized_clip_ignores_position_and_scale_of_the_signer():

@@ -4,13 +4,14 @@ fixtures), MP_Data folders and landmark files (built from real MediaPipe keypoin
 import numpy as np
 import pytest
 
-from datasets import layout, read_signs
+from datasets import read_signs
 from datasets.formats.clip_files import find_clips, read_class_folders
 from datasets.formats.landmarks import read_landmark_clip, write_landmarks
 from datasets.formats.mp_data import read_sequence
 from datasets.formats.pose_file import read_pose_clip
-from datasets.sign_data import DataError
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, requires, skip_without
+from utils import layout
+from utils.errors import DataError
 
 pose_format = pytest.importorskip("pose_format", reason="pip install -r requirements-preprocess.txt")
 
@@ -31,6 +32,7 @@ def file_point(pose, component, point):
     return values / size
 
 
+@requires(FIXTURES)
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.pose")), ids=lambda p: p.name)
 def test_every_fixture_maps_into_the_layout(path):
     clip = read_pose_clip(path)
@@ -39,6 +41,7 @@ def test_every_fixture_maps_into_the_layout(path):
     assert np.isfinite(clip[:, layout.LEFT_SHOULDER]).any()
 
 
+@requires(FIXTURES)
 @pytest.mark.parametrize("name", ["0ff215ef4f1f111e217e2cefee0adc77.pose", "mediapipe.pose"])
 def test_mediapipe_points_are_matched_by_name(name):
     path = FIXTURES / name
@@ -55,12 +58,14 @@ def test_mediapipe_points_are_matched_by_name(name):
     )
 
 
+@requires(FIXTURES)
 def test_reduced_mediapipe_pose_leaves_absent_points_missing():
     clip = read_pose_clip(FIXTURES / "mediapipe.pose")  # its pose component has shoulders..hips only
     assert np.isnan(clip[:, [layout.NOSE, layout.LEFT_EYE, layout.RIGHT_EYE]]).all()
     assert np.isfinite(clip[:, [layout.LEFT_ELBOW, layout.RIGHT_ELBOW]]).all()
 
 
+@requires(FIXTURES)
 def test_openpose_body_and_hands():
     path = FIXTURES / "openpose.pose"
     pose, clip = load_pose(path), read_pose_clip(path)
@@ -76,12 +81,14 @@ def test_openpose_body_and_hands():
     np.testing.assert_allclose(clip[:, layout.NECK], neck, rtol=1e-6)
 
 
+@requires(FIXTURES)
 def test_read_signs_labels_a_pose_file_by_its_folder():
     data = read_signs(FIXTURES / "openpose.pose", cache_dir=False)
     assert len(data) == 1 and data.labels[0] == FIXTURES.name and data.clip_ids[0] == "openpose"
     np.testing.assert_array_equal(data.clip(0), read_pose_clip(FIXTURES / "openpose.pose"))
 
 
+@requires(FIXTURES)
 def test_damaged_pose_file_names_the_file(tmp_path):
     damaged = tmp_path / "damaged.pose"
     damaged.write_bytes((FIXTURES / "openpose.pose").read_bytes()[:300])
@@ -92,6 +99,7 @@ def test_damaged_pose_file_names_the_file(tmp_path):
 @pytest.fixture(scope="module")
 def ksl():
     """Real MediaPipe Holistic x, y of the first clips of ksl.npz, as [75, 2] frames, with their labels."""
+    skip_without(KSL)
     with np.load(KSL, allow_pickle=False) as archive:
         offsets, labels = archive["offsets"], archive["label"]
         clips = [archive["keypoints"][offsets[i]:offsets[i + 1]].astype(np.float32) for i in range(4)]
@@ -163,6 +171,7 @@ def test_landmark_file_errors_name_file_and_array(tmp_path, ksl):
         read_landmark_clip(tmp_path / "other.npz")
 
 
+@requires(FIXTURES)
 def test_class_folders_of_landmark_and_pose_files(tmp_path, ksl):
     clips, labels = ksl
     for number, (points, label) in enumerate(zip(clips, labels)):
@@ -186,6 +195,7 @@ def test_a_single_landmark_file_reads_as_one_clip_labelled_by_its_folder(tmp_pat
         read_signs(tmp_path / "partial.npz", cache_dir=False)
 
 
+@requires(FIXTURES)
 def test_a_copy_of_a_one_clip_file_in_another_folder_gets_that_folder_as_label(tmp_path, ksl):
     """The cache is keyed by content alone: a copy must not be named and labelled as the first file read."""
     write_landmarks(tmp_path / "hello" / "a.npz", holistic_parts(ksl[0][0]), 640, 480, 30.0)

@@ -11,24 +11,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets import layout, read_signs
 from datasets.formats.spoter_csv import read_spoter_csv
 from datasets.formats.landmarks import read_landmark_clip, write_landmarks
-from datasets.sign_data import DataError
 from preprocessing.create import SplitOptions, create
 from preprocessing.extract import extract_video, pending, plan
 from preprocessing.labels import folder_labeller, lsa64_labeller, parse_lsa64_name, read_sign_names, wlasl_labeller
+from utils import layout
+from utils.errors import DataError
 
 from tests.conftest import ASL_NPZ as ASL
-from tests.conftest import REPOSITORY, SHARED_DATA
+from tests.conftest import REPOSITORY, SHARED_DATA, requires, skip_without
 
 WLASL_META = SHARED_DATA / "meta" / "wlasl100_splits.json"
 VIDEOS = SHARED_DATA / "videos" / "wlasl"
+LSA64_SIGNS = SHARED_DATA / "meta" / "lsa64_signs.md"
 
 
 @pytest.fixture(scope="module")
 def asl_clips():
     """Real MediaPipe Holistic clips ([F, 75, 2]) of asl.npz: {label: [clips]} for a few glosses."""
+    skip_without(ASL)
     with np.load(ASL, allow_pickle=False) as archive:
         offsets, labels, keypoints = archive["offsets"], archive["label"], archive["keypoints"]
         chosen = {}
@@ -57,6 +59,7 @@ def run_cli(*args, check=True):
 
 # Labels ---------------------------------------------------------------------------------------------------
 
+@requires(WLASL_META)
 def test_wlasl_labels_come_from_the_official_metadata():
     labeller = wlasl_labeller(WLASL_META, num_classes=100)
     assert labeller.name == "wlasl100" and labeller.classes[:3] == ["book", "drink", "computer"]
@@ -67,6 +70,7 @@ def test_wlasl_labels_come_from_the_official_metadata():
     assert labeller.label(Path("/x"), Path("/x/99999999.npz")) is None
 
 
+@requires(WLASL_META)
 def test_wlasl_num_classes_keeps_the_first_glosses():
     labeller = wlasl_labeller(WLASL_META, num_classes=2)
     assert labeller.classes == ["book", "drink"]
@@ -88,10 +92,11 @@ def test_lsa64_names_on_generated_file_names():
         parse_lsa64_name("1_3_5.npz")
 
 
+@requires(LSA64_SIGNS)
 def test_lsa64_sign_names_from_the_real_table():
-    names = read_sign_names(SHARED_DATA / "meta" / "lsa64_signs.md")
+    names = read_sign_names(LSA64_SIGNS)
     assert names[1] == "Opaque" and len(names) == 64
-    labeller = lsa64_labeller(SHARED_DATA / "meta" / "lsa64_signs.md")
+    labeller = lsa64_labeller(LSA64_SIGNS)
     label = labeller.label(Path("/x"), Path("/x/002_007_001.npz"))
     assert (label.gloss, label.signer) == ("Red", "007")
     assert labeller.classes[:2] == ["Opaque", "Red"]
@@ -157,6 +162,7 @@ def test_fresh_split_without_signers_is_stratified(tmp_path, asl_clips):
         create(tmp_path / "clips", tmp_path / "out", folder_labeller(), SplitOptions(test_size=2))
 
 
+@requires(WLASL_META)
 def test_wlasl_official_split_on_the_real_video_ids(tmp_path, asl_clips):
     """The eight real WLASL video ids (their keypoints here are generated stand-ins from asl.npz)."""
     for number, video in enumerate(sorted(p.stem for p in VIDEOS.glob("*.mp4"))):
@@ -222,6 +228,7 @@ def extracted(tmp_path_factory):
     longest, 112 frames of 1280x720, so that it cannot finish before the signal lands on a loaded machine), then
     resumed. Returns (video folder, landmark folder, log of the interrupted run, of the resumed run, mtime
     of the first file after the interrupted run)."""
+    skip_without(VIDEOS)
     pytest.importorskip("mediapipe", reason="pip install -r requirements-preprocess.txt")
     root = tmp_path_factory.mktemp("extract")
     videos, output = root / "videos", root / "landmarks"

@@ -75,7 +75,7 @@ def test_rank_shards_are_disjoint_equal_and_cover_whole_effective_batches(block)
 
 
 def test_a_batch_larger_than_a_rank_can_fill_is_refused():
-    from datasets.sign_data import DataError
+    from utils.errors import DataError
 
     with pytest.raises(DataError, match=r"--batch_size 16 x 4 ranks is larger than the 50 training clips"):
         distributed.shard(np.arange(50), distributed.Context(1, 4, 1), 16, 16)

@@ -7,18 +7,22 @@ import pytest
 import torch
 
 import search
-from datasets import layout, read_signs
+from datasets import read_signs
 from datasets.formats.spoter_csv import write_spoter_csv
-from datasets.sign_data import DataError
 from models import build_model
+from models.checkpoint import load_model, save_checkpoint, save_release
 from retrieval.embedding import embed_signs, hands_detected
 from retrieval.confidence import match_verdict, verdict_thresholds
-from retrieval.index import REQUIRED_KEYS, SignIndex, build_index, file_sha256, load_index, save_index
+from retrieval.feedback import CALIBRATION_KEYS
+from retrieval.index import REQUIRED_KEYS, SignIndex, build_index, load_index, save_index
 from retrieval.metrics import rank_classes
 from retrieval.neighbours import FaissSearch, TorchSearch, choose_backend, nearest_classes
 from retrieval.practice import assess, other_gloss_distances, practice_score, score_quantiles
-from training.checkpoint import load_model, save_checkpoint, save_release
+from retrieval.references import ARRAY_KEYS as REFERENCE_KEYS
 from tests.conftest import ASL_NPZ, REPOSITORY, SHARED_DATA, TINY_MODEL_CONFIG, generated_sign_data, requires
+from utils import layout
+from utils.errors import DataError
+from utils.files import file_sha256
 
 KSL_NPZ = SHARED_DATA / "signs" / "ksl.npz"
 OTHER_NPZ = SHARED_DATA / "signs" / "other.npz"
@@ -131,7 +135,8 @@ def test_index_file_holds_exactly_the_contract_arrays_and_reads_back(tmp_path):
     index, data = generated_index()
     path = save_index(index, tmp_path / "index.npz")
     with np.load(path, allow_pickle=False) as file:
-        assert set(file.files) == set(REQUIRED_KEYS) | {"signers"}
+        # Beside the contract arrays: the reference clips and the per-part feedback's calibration.
+        assert set(file.files) == set(REQUIRED_KEYS) | {"signers"} | set(REFERENCE_KEYS) | set(CALIBRATION_KEYS)
         assert file["embeddings"].dtype == np.float32 and file["score_quantiles"].shape == (101,)
         assert json.loads(str(file["config"])) == TINY_MODEL_CONFIG
     loaded = load_index(path, "0" * 64)
@@ -428,7 +433,7 @@ def test_a_clip_without_hands_is_refused_for_practice_and_reported_by_query(ksl_
     mixed = npz_subset(KSL_NPZ, [5, 6], tmp_path / "mixed.npz", drop_hands=[0])
     code, line = exit_line(capsys, "practice", mixed, "--gloss", gloss, "--index", ksl_index,
                            "--checkpoint", PRETRAINED_MODEL)
-    assert code == 2 and "holds 2 clips" in line and "--clip-id" in line
+    assert code == 2 and "holds 2 clips" in line and "--clip_id" in line
     capsys.readouterr()
     run_search("query", mixed, "--index", ksl_index, "--checkpoint", PRETRAINED_MODEL, "--json")
     first, second = json.loads(capsys.readouterr().out)["clips"]

@@ -15,6 +15,7 @@ from tests.conftest import generated_sign_data
 from tests.test_bad_inputs import archive_arrays
 from tests.test_cross_validate import TINY
 from train import get_args_parser
+from training.recipe import RecipeConfig
 from utils.errors import DataError
 
 
@@ -52,18 +53,18 @@ def test_the_same_gloss_in_two_languages_trains_as_two_classes(tmp_path):
     lsm = write_archive(tmp_path / "lsm.npz", ["hello", "bye"] * 4, ["m1", "m1", "m2", "m2"] * 2, language="LSM")
     args = get_args_parser().parse_args(["--training_set_path", f"{asl},{lsm}", "--validation_signers", "1",
                                          "--batch_size", "4"])
-    data = build_dataset(args)
+    data = build_dataset(RecipeConfig.from_args(args))
     assert set(data.class_names) >= {"ASL: hello", "LSM: hello"}
 
 
 def test_extra_training_files_are_trained_on_and_never_held_out(tmp_path):
     folded = write_archive(tmp_path / "folded.npz", ["a", "b"] * 6, [f"s{i % 3}" for i in range(12)])
     extra = write_archive(tmp_path / "extra.npz", ["a", "b", "c", "c"], ["x1", "x1", "x2", "x2"])
-    plain = build_dataset(get_args_parser().parse_args(
-        ["--training_set_path", str(folded), "--validation_fold", "2/3", "--batch_size", "4"]))
-    more = build_dataset(get_args_parser().parse_args(
+    plain = build_dataset(RecipeConfig.from_args(get_args_parser().parse_args(
+        ["--training_set_path", str(folded), "--validation_fold", "2/3", "--batch_size", "4"])))
+    more = build_dataset(RecipeConfig.from_args(get_args_parser().parse_args(
         ["--training_set_path", str(folded), "--extra_training_path", str(extra), "--validation_fold", "2/3",
-         "--batch_size", "4"]))
+         "--batch_size", "4"])))
     np.testing.assert_array_equal(more.validation.clip_ids, plain.validation.clip_ids)
     assert set(more.train.signers) == set(plain.train.signers) | {"x1", "x2"}
     assert "c" in more.class_names and len(more.train) == len(plain.train) + 4

@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasets import layout, read_signs
-from datasets.sign_data import DataError
+from datasets import read_signs
 from datasets.formats.spoter_csv import read_spoter_csv, write_spoter_csv
 from tests.conftest import SPOTER_CSV_SAMPLE, generated_sign_data, requires
+from utils import layout
+from utils.errors import DataError
 
 
 def _literal_lists(path):

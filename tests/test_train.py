@@ -11,13 +11,13 @@ import torch
 import train
 from datasets import build_dataset
 from datasets.clip_dataset import ClipDataset
-from datasets.sign_data import DataError
 from datasets.formats.spoter_csv import write_spoter_csv
 from models import ModelConfig
-from training.checkpoint import load_model
+from models.checkpoint import load_model
 from retrieval.embedding import embed
-from retrieval.metrics import silhouette
 from tests.conftest import REPOSITORY, generated_sign_data
+from training.recipe import build_configs
+from utils.errors import DataError
 from utils.run_files import read_metrics
 
 FAST = ["--epochs", "2", "--epoch_iters", "3", "--batch_size", "16", "--hidden_dim", "36", "--heads", "3",
@@ -94,7 +94,8 @@ def test_published_recipe_with_mining_epochs_and_classifier_run(tmp_path):
     folder = _run(tmp_path, "--classification_model", name="cls")
     classifier = read_metrics(folder / "metrics.jsonl")
     # the recorded accuracy is the last model's argmax accuracy on the validation split, recomputed here
-    data = build_dataset(train.get_args_parser().parse_args(FAST + ["--classification_model"]))
+    recipe, model_config = build_configs(train.get_args_parser().parse_args(FAST + ["--classification_model"]))
+    data = build_dataset(recipe, model_config.classification_model)
     model, _ = load_model(folder / "last.pt")
     logits = embed(model, ClipDataset(data.validation, data.class_ids(data.validation.labels)), "cpu")
     expected = (logits.argmax(1) == data.class_ids(data.validation.labels)).mean()
@@ -151,7 +152,12 @@ def test_train_sh_runs_the_published_recipe_with_every_option_of_ours_off(monkey
     assert args.hard_mining_pre_batch_multipler == 16 and args.hard_mining_pre_batch_mining_count == 5
     assert not args.normalize_embeddings and not args.norm_first and args.feedforward_dim == 2048
     assert args.mirror_prob == 0 and args.time_stretch_prob == 0 and args.clips_per_class == 0
-    assert args.ema_decay == 0
+
+
+def test_the_pre_batch_multiplier_takes_its_published_and_its_correct_spelling():
+    parse = train.get_args_parser().parse_args
+    assert parse(["--hard_mining_pre_batch_multipler", "3"]).hard_mining_pre_batch_multipler == 3
+    assert parse(["--hard_mining_pre_batch_multiplier", "4"]).hard_mining_pre_batch_multipler == 4
 
 
 def test_undefined_validation_silhouette_still_leaves_a_best_checkpoint(tmp_path):
@@ -172,22 +178,3 @@ def test_a_bad_validation_fold_is_refused_in_one_line_naming_the_flag(value, mes
     error = capsys.readouterr().err
     assert exit_info.value.code == 2 and "--validation_fold" in error and message in error
     assert train.get_args_parser().parse_args(["--validation_fold", "2/5"]).validation_fold == (1, 5)
-
-
-@pytest.mark.slow
-def test_weight_average_is_validated_saved_and_resumed_exactly(tmp_path):
-    flags = ["--ema_decay", "0.9", "--lr_schedule", "plateau"]
-    whole = _run(tmp_path, *flags, "--epochs", "2", name="whole")
-    _run(tmp_path, *flags, "--epochs", "1", name="cut")
-    resumed = _run(tmp_path, *flags, "--epochs", "2", "--resume", name="cut")
-    for a, b in zip(read_metrics(whole / "metrics.jsonl"), read_metrics(resumed / "metrics.jsonl"), strict=True):
-        assert a["train_loss"] == b["train_loss"] and a["silhouette_val"] == b["silhouette_val"]
-    checkpoint = torch.load(whole / "last.pt", weights_only=True)
-    assert checkpoint["average_updates"] == 6
-    assert any(not torch.equal(checkpoint["model"][k], checkpoint["trained_model"][k]) for k in checkpoint["model"])
-    # the figures of the epoch are those of the averaged weights, which load_model serves
-    model, _ = load_model(whole / "last.pt")
-    data = build_dataset(train.get_args_parser().parse_args(FAST))
-    validation = ClipDataset(data.validation, data.class_ids(data.validation.labels))
-    expected = silhouette(embed(model, validation, "cpu"), validation.class_ids)
-    assert read_metrics(whole / "metrics.jsonl")[-1]["silhouette_val"] == pytest.approx(expected, abs=1e-6)

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 import serve
+from models.checkpoint import save_checkpoint
 from utils.errors import DataError
 from deploy.onnx_export import sidecar
-from retrieval.index import file_sha256
 from models import build_model
-from training.checkpoint import save_checkpoint
 from tests.conftest import TINY_MODEL_CONFIG
+from utils.files import file_sha256
 from web import server
 
 VECTOR = TINY_MODEL_CONFIG["vector_length"]

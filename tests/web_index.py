@@ -1,13 +1,18 @@
 """A search index in the contract of `search.py index`, built here for the web tests (and replaced by
 search.py's own at merge): torch embeddings of real clips, and the score quantiles calibrated roughly as
-search.py does (each clip's distance to the nearest clip of its gloss by another signer)."""
+search.py does (each clip's distance to the nearest clip of its gloss by another signer), and the reference
+clips and per-part feedback calibration search.py stores with it (retrieval.references, retrieval.feedback),
+the references at each clip's own frame rate."""
 import json
+from types import SimpleNamespace
 
 import numpy as np
 
 from deploy.onnx_export import load_embedding_model
-from retrieval.index import file_sha256
 from deploy.onnx_runtime import embed_torch
+from retrieval.feedback import calibrate, calibrate_variation, calibration_arrays
+from retrieval.references import ReferenceClips, choose_references
+from utils.files import file_sha256
 
 QUANTILES = 101
 
@@ -19,14 +24,33 @@ def same_gloss_distances(embeddings, labels, signers):
     return nearest[np.isfinite(nearest)]
 
 
-def write_test_index(path, checkpoint, clips, labels, clip_ids, signers):
+def reference_arrays(embeddings, clips, labels, signers, fps):
+    """The reference arrays search.py index stores, chosen as it chooses them, with the clips' frame rates."""
+    rows = choose_references(embeddings, labels, signers)
+    chosen = [np.asarray(clips[row], dtype=np.float32) for row in rows]
+    return ReferenceClips(rows=rows, offsets=np.concatenate([[0], np.cumsum([len(c) for c in chosen])]),
+                          keypoints=np.concatenate(chosen), fps=np.asarray(fps, dtype=np.float32)[rows]).to_arrays()
+
+
+def feedback_calibration(clips, labels, signers):
+    """The per-part feedback calibration and variation search.py index stores, over these clips."""
+    data = SimpleNamespace(labels=labels, signers=signers, clip=lambda row: np.asarray(clips[row], np.float32),
+                           source="web test index")
+    return calibration_arrays(calibrate(data), calibrate_variation(data))
+
+
+def write_test_index(path, checkpoint, clips, labels, clip_ids, signers, fps=None):
+    """``fps``: each clip's frame rate; with it the index carries reference clips and the feedback calibration,
+    without it neither (an index made before search.py stored them)."""
     model, checkpoint_data = load_embedding_model(checkpoint)
     embeddings = embed_torch(model, clips)
     labels, signers = np.asarray(labels, dtype=str), np.asarray(signers, dtype=str)
     calibration = same_gloss_distances(embeddings, labels, signers)
+    stored = {} if fps is None else {**reference_arrays(embeddings, clips, labels, signers, fps),
+                                         **feedback_calibration(clips, labels, signers)}
     np.savez(path, embeddings=embeddings, labels=labels, clip_ids=np.asarray(clip_ids, dtype=str), signers=signers,
              model_sha256=np.array(file_sha256(checkpoint)), config=np.array(json.dumps(checkpoint_data["config"])),
-             score_quantiles=np.quantile(calibration, np.linspace(0, 1, QUANTILES)).astype(np.float32))
+             score_quantiles=np.quantile(calibration, np.linspace(0, 1, QUANTILES)).astype(np.float32), **stored)
     return embeddings
 
 

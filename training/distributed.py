@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from datasets.sign_data import DataError
+from utils.errors import DataError
 
 # The other ranks wait while rank 0 validates (it embeds every training clip): allow a long validation.
 RANK_0_WAIT = timedelta(hours=2)

@@ -112,14 +112,12 @@ def _expected_steps(loader, mining, max_steps, done):
 
 
 def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_steps=-1, mining=None,
-                    timer=None, progress=True, scheduler=None, precision=None, position=None, should_stop=None,
-                    average=None):
+                    timer=None, progress=True, scheduler=None, precision=None, position=None, should_stop=None):
     """Train over ``loader`` (batches of ``(keypoints, padding_mask, labels)``; pre-batches when mining).
 
     Returns the epoch's mean loss, its share of padded frames and triplet statistics; ``max_steps`` > 0
-    caps the optimizer steps; ``scheduler`` and ``average`` (:class:`training.averaging.WeightAverage`), when
-    given, are stepped after every optimizer step; ``precision`` (:class:`Precision`) sets autocast and loss
-    scaling.
+    caps the optimizer steps; ``scheduler``, when given, is stepped after every optimizer step; ``precision``
+    (:class:`Precision`) sets autocast and loss scaling.
 
     ``position`` (:class:`EpochPosition`) continues an epoch that stopped early: ``loader`` then holds the
     remaining batches only (from the pre-batch it stopped in, when mining). ``should_stop()`` is asked
@@ -162,8 +160,6 @@ def train_one_epoch(model, loader, optimizer, criterion, device, epoch, max_step
             precision.backward_and_step(loss, optimizer)
             if scheduler is not None:
                 scheduler.step()
-            if average is not None:
-                average.update()
             timer.mark("backward")
             totals["loss"] += loss.item()
             totals["steps"] += 1

@@ -69,22 +69,18 @@ def supervised_contrastive_loss(embeddings, labels, temperature):
 class ProxyLoss(torch.nn.Module):
     """Normalized softmax over learned proxy vectors, with an additive cosine margin (CosFace, Wang et al.,
     2018): every clip is pulled towards its class's proxy and pushed from all others, so each step sees every
-    class, not only the few a batch holds. With ``subcenters`` > 1 each class has that many proxies and a clip
-    answers to the nearest of its class's (sub-center ArcFace, Deng et al., 2020): a gloss that sources sign
-    in different ways may keep one cluster per way. The proxies are trained with the model and dropped at
-    export; the embedding alone is what search uses."""
+    class, not only the few a batch holds. The proxies are trained with the model and dropped at export; the
+    embedding alone is what search uses."""
 
-    def __init__(self, num_classes, dim, temperature, margin, subcenters=1):
+    def __init__(self, num_classes, dim, temperature, margin):
         super().__init__()
-        self.proxies = torch.nn.Parameter(torch.randn(num_classes * subcenters, dim) / dim ** 0.5)
-        self.subcenters = subcenters
+        self.proxies = torch.nn.Parameter(torch.randn(num_classes, dim) / dim ** 0.5)
         self.temperature = temperature
         self.margin = margin
 
     def forward(self, embeddings, labels):
         unit = torch.nn.functional.normalize(embeddings, dim=1)
         cosine = unit @ torch.nn.functional.normalize(self.proxies, dim=1).T
-        cosine = cosine.view(len(embeddings), -1, self.subcenters).amax(dim=2)
         cosine = cosine - self.margin * torch.nn.functional.one_hot(labels, cosine.shape[1])
         return torch.nn.functional.cross_entropy(cosine / self.temperature, labels), {}
 
@@ -119,19 +115,20 @@ class FunctionLoss(torch.nn.Module):
         return self.function(outputs, labels, **self.settings)
 
 
-def build_criterion(args):
-    """The loss module ``(outputs, labels) -> (loss, stats)`` the arguments ask for; ``--loss proxy`` and
-    ``supcon+proxy`` have trainable proxies (its parameters, which the optimizer and checkpoints take)."""
-    if args.classification_model:
+def build_criterion(recipe, model_config):
+    """The loss module ``(outputs, labels) -> (loss, stats)`` that a recipe asks for, for a model of
+    ``model_config`` (its outputs, and for proxies its class count); ``--loss proxy`` and ``supcon+proxy`` have
+    trainable proxies (its parameters, which the optimizer and checkpoints take)."""
+    if model_config.classification_model:
         return FunctionLoss(classification_loss)
-    supcon = FunctionLoss(supervised_contrastive_loss, temperature=args.temperature)
-    if args.loss in ("proxy", "supcon+proxy"):
-        proxy = ProxyLoss(args.num_classes, args.vector_length, args.proxy_temperature, args.proxy_margin,
-                          args.proxy_subcenters)
-        return proxy if args.loss == "proxy" else CombinedLoss(supcon, proxy)
-    if args.loss == "supcon":
+    supcon = FunctionLoss(supervised_contrastive_loss, temperature=recipe.temperature)
+    if recipe.loss in ("proxy", "supcon+proxy"):
+        proxy = ProxyLoss(model_config.num_classes, model_config.vector_length, recipe.proxy_temperature,
+                          recipe.proxy_margin)
+        return proxy if recipe.loss == "proxy" else CombinedLoss(supcon, proxy)
+    if recipe.loss == "supcon":
         return supcon
-    if args.hard_triplet_mining == "in_batch":
-        return FunctionLoss(batch_all_triplet_loss, margin=args.triplet_loss_margin,
-                            filter_easy_triplets=args.filter_easy_triplets)
-    return FunctionLoss(sampled_triplet_loss, margin=args.triplet_loss_margin)
+    if recipe.hard_triplet_mining == "in_batch":
+        return FunctionLoss(batch_all_triplet_loss, margin=recipe.triplet_loss_margin,
+                            filter_easy_triplets=recipe.filter_easy_triplets)
+    return FunctionLoss(sampled_triplet_loss, margin=recipe.triplet_loss_margin)

@@ -51,8 +51,8 @@ class RecipeConfig(Settings):
     """Every non-model training setting, its default, meaning and accepted values (validated when made)."""
 
     WHAT = "recipe"
-    ADDED_LATER = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "split_seed": None, "ema_decay": 0.0,
-                   "extra_training_path": "", "clips_per_signer_gloss": 0}
+    ADDED_LATER = {"split_seed": None, "extra_training_path": "", "clips_per_signer_gloss": 0}
+    REMOVED = {"temporal_crop_prob": 0.0, "proxy_subcenters": 1, "ema_decay": 0.0}
 
     experiment_name: str = _run("spoter_embeddings", "name of the run and its output folder", NAME,
                                 free_on_resume=True)
@@ -120,9 +120,6 @@ class RecipeConfig(Settings):
     temperature: float = _loss(0.1, "supcon: softmax temperature", POSITIVE)
     proxy_temperature: float = _loss(0.05, "proxy: softmax temperature", POSITIVE)
     proxy_margin: float = _loss(0.1, "proxy: cosine margin of the true class", Range(0, 1))
-    proxy_subcenters: int = _loss(1, "proxy: proxies per class, a clip answering to the nearest of its class's "
-                                     "(sub-center ArcFace; a gloss signed several ways keeps a cluster per way)",
-                                  at_least(1))
     hard_triplet_mining: str | None = _loss("in_batch", "None: one sampled triplet per anchor; in_batch: every "
                                                         "valid triplet of the batch",
                                             type=none_or_str, choices=[None, "in_batch"])
@@ -130,8 +127,10 @@ class RecipeConfig(Settings):
     filter_easy_triplets: bool = _loss(True, "average the in-batch loss over margin-violating triplets only")
     start_mining_hard: int | None = _loss(None, "epoch from which pre-batch hard mining is used; None: never",
                                           at_least(1, also=(None,)), type=optional_int)
+    # Stored under the published spelling, which stays a flag; the correct spelling is the documented one.
     hard_mining_pre_batch_multipler: int = _loss(16, "a pre-batch holds batch_size times this many clips",
-                                                 at_least(1))
+                                                 at_least(1), aliases=("hard_mining_pre_batch_multiplier",),
+                                                 metavar="N")
     hard_mining_pre_batch_mining_count: int = _loss(5, "passes over the batches mined from each pre-batch",
                                                     at_least(1))
     hard_mining_scheduler_triplets_threshold: float = _loss(
@@ -146,9 +145,6 @@ class RecipeConfig(Settings):
                                         "--scheduler_*); cosine: linear warm-up, then cosine decay to 0 over the "
                                         "run, per step", choices=["plateau", "cosine"])
     warmup_fraction: float = _optim(0.1, "cosine: share of the steps spent warming up", Range(0, 1, high_open=True))
-    ema_decay: float = _optim(0.0, "validate, save and return an exponential moving average of the weights, "
-                                   "updated after every optimizer step with this decay (0.995: about the last "
-                                   "200 steps); 0: the weights as trained", Range(0, 1, high_open=True))
     scheduler_factor: float = _optim(0.2, "ReduceLROnPlateau factor", Range(0, 1, low_open=True, high_open=True))
     scheduler_patience: int = _optim(10, "ReduceLROnPlateau patience (epochs)", at_least(0))
     scheduler_warmup: int = _optim(400, "epochs before the LR scheduler acts", at_least(0))
@@ -161,9 +157,6 @@ class RecipeConfig(Settings):
     hand_drop_prob: float = _augment(0.5, "probability of losing one hand over a run of up to half the frames")
     time_stretch_prob: float = _augment(0.5, "probability of resampling a clip to 2/3-1.5x its length, so length "
                                              "says nothing of the gloss")
-    temporal_crop_prob: float = _augment(0.0, "probability of keeping only a random run of 70-100%% of a clip's "
-                                              "frames (where a source starts and ends its clips says nothing of "
-                                              "the sign)")
     gaussian_mean: float = _augment(0.0, "mean of the coordinate noise", FINITE)
     gaussian_std: float = _augment(0.001, "spread of the coordinate noise", NON_NEGATIVE)
 

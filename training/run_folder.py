@@ -14,9 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from training.checkpoint import load_checkpoint
+from models.checkpoint import load_checkpoint
 from utils.atomic import make_folder, remove_stale_temporaries
-from utils.errors import DataError
+from utils.errors import DataError, SettingError
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +137,13 @@ def check_resumable(path, model_config, recipe, data_fingerprint, class_count=No
     if "recipe" not in state or "data" not in state:
         raise DataError(f"{path}: written by an older version (no recipe and data record); it cannot be resumed")
     check_same_data(path, state, recipe, data_fingerprint, class_count)
-    changed = _differences(type(model_config).completed(state["config"]), model_config.to_dict())
-    stored_recipe = {key: list(value) if isinstance(value, tuple) else value
-                     for key, value in type(recipe).completed(state["recipe"]).items()}
+    try:  # a run that used a setting removed since cannot continue without its code
+        stored_config = type(model_config).completed(state["config"])
+        stored_recipe = {key: list(value) if isinstance(value, tuple) else value
+                         for key, value in type(recipe).completed(state["recipe"]).items()}
+    except SettingError as error:
+        raise DataError(f"--resume {path}: {error}") from None
+    changed = _differences(stored_config, model_config.to_dict())
     current_recipe = {key: list(value) if isinstance(value, tuple) else value
                       for key, value in recipe.must_match_on_resume().items()}
     changed += _differences(stored_recipe, current_recipe)

@@ -3,7 +3,7 @@ import json
 import os
 from pathlib import Path
 
-from utils.atomic import atomic_path
+from utils.atomic import atomic_path, same_file
 from utils.errors import DataError
 
 
@@ -34,13 +34,6 @@ def truncate_metrics(path, epochs):
             Path(tmp).write_text("".join(json.dumps(record) + "\n" for record in kept))
 
 
-def _same_file(a, b):
-    a, b = Path(a), Path(b)
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
-
-
 def check_output_file(flag, output):
     """Refuse, before any work, an output file that cannot be written: a folder, a path under a file, or one
     in a folder that is not writable. Missing folders are fine (the writers make them)."""
@@ -63,6 +56,7 @@ def refuse_overwriting_inputs(flag, output, inputs):
     if not output:
         return
     for input_flag, path in inputs.items():
-        if path and _same_file(output, path):
+        # Same path also when neither exists yet: the command would still write over what it reads.
+        if path and (same_file(output, path) or Path(output).resolve() == Path(path).resolve()):
             raise DataError(f"{flag} {output}: is the input of {input_flag}; writing there would destroy it, "
                             f"choose another file")

@@ -154,12 +154,14 @@ def add_flag(group, name, kind, default, metadata):
                            help=metadata["help"])
         return
     extra = dict(metadata["flag"])
+    # An alias comes first, so that --help shows it as the flag's spelling; the field keeps its stored name.
+    spellings = [flag_name(alias) for alias in extra.pop("aliases", ())] + [flag_name(name)]
     parse = extra.pop("type", None) or _parser_type(kind)
     if metadata["check"] is not None:
         parse = checked(parse or str, metadata["check"])
     if parse is not None:
         extra["type"] = parse
-    group.add_argument(flag_name(name), default=default, help=metadata["help"], **extra)
+    group.add_argument(*spellings, dest=name, default=default, help=metadata["help"], **extra)
 
 
 def add_setting(group, name, kind, definition):
@@ -182,6 +184,10 @@ def add_flags(parser, config_class, default_group=None, groups=None):
     return groups
 
 
+# The last commit with the settings that were measured, left off and then removed (``Settings.REMOVED``).
+REMOVED_IN = "9533c63"
+
+
 class Settings:
     """Base of the settings dataclasses: built from parsed arguments or a stored dict, stored as a plain dict.
     ``WHAT`` names the config in messages."""
@@ -190,6 +196,9 @@ class Settings:
     # Settings added after configs were first stored, each with the value that older configs behaved as, so a
     # config stored before a setting existed still loads and means what it meant.
     ADDED_LATER = {}
+    # Settings removed since, each with the value that turned it off: a stored config holding that value
+    # behaves as today's code does; one holding another value needs the removed code, and is refused.
+    REMOVED = {}
 
     @classmethod
     def from_args(cls, args):
@@ -198,8 +207,14 @@ class Settings:
 
     @classmethod
     def completed(cls, values):
-        """A stored plain dict with the settings added since it was stored, at the values it behaved as."""
-        return {**cls.ADDED_LATER, **values}
+        """A stored plain dict with the settings added since it was stored, at the values it behaved as, and
+        without the settings removed since; a removed setting that was on is refused by name."""
+        for name in sorted(cls.REMOVED.keys() & values.keys()):
+            if values[name] != cls.REMOVED[name]:
+                raise SettingError(f"{cls.WHAT}: {flag_name(name)} {values[name]!r} was removed (commit "
+                                   f"{REMOVED_IN} has it); only its old default {cls.REMOVED[name]!r} still loads")
+        kept = {name: value for name, value in values.items() if name not in cls.REMOVED}
+        return {**cls.ADDED_LATER, **kept}
 
     @classmethod
     def from_dict(cls, values):

@@ -1,7 +1,13 @@
 // The page: MediaPipe Holistic landmarks -> the sidecar's 54-point layout -> the exported model
-// (onnxruntime-web; normalization is inside the graph) -> nearest glosses and the practice score.
-// Everything it loads is served by serve.py from this machine (web/node_modules, /model.*, /index.json).
+// (onnxruntime-web; normalization is inside the graph) -> nearest glosses, the practice score and what to fix.
+// Everything it loads is served by serve.py from this machine (web/node_modules, /model.*, /index.json,
+// /references.json, the page's own modules).
 import * as ort from '/ort/ort.wasm.min.mjs';
+import { CLOSE_BAND, align, partFeedback } from '/feedback.js';
+import { GlossList, fold, glossCounts } from '/glosses.js';
+import { allScores, keepScore, pastScores, progressLine } from '/progress.js';
+import { Loop, playClips, playSideBySide } from '/replay.js';
+import { drawSkeleton, fittedView, imageView, pointParts } from '/skeleton.js';
 
 ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.numThreads = 1;  // no cross-origin isolation needed; one clip runs in milliseconds
@@ -17,8 +23,19 @@ const VERDICT_TEXT = { match: 'match', uncertain: 'uncertain', unknown: 'no sign
 // (solution_base.py); a video file's frames are stamped the same way here (see sendStamped).
 const PYTHON_FRAME_MS = 33.333;
 const $ = (id) => document.getElementById(id);
-const state = { model: null, index: null, session: null, holistic: null, results: null, recording: null,
-  stopRequested: false, busy: false, glosses: [] };
+// Fewer frames than this cannot show a sign (one takes about a second, 25-30 frames): the page says the clip
+// is too short rather than score a twitch.
+const MIN_FRAMES = 5;
+// Seconds counted down after "Start camera", the learner seeing themselves, before the recording starts.
+const COUNTDOWN_S = 3;
+// The references carry no picture size: their x (a share of the width) is drawn as if the picture were 4:3,
+// the shape of most webcams and of the WLASL recordings.
+const REFERENCE_ASPECT = 4 / 3;
+// The frame rate of a landmark file that gives none (as retrieval/references.py DEFAULT_FPS: webcams' rate).
+const DEFAULT_FPS = 30;
+const state = { model: null, index: null, references: null, session: null, holistic: null, results: null,
+  recording: null, stopRequested: false, busy: false, glosses: [], parts: [], list: null, chosen: null,
+  attempt: null, referenceLoop: null, replayLoop: null };
 // What the page did last, for people reading the console and for the browser tests.
 window.spoter = { ready: false, result: null, error: null, mediapipeFrames: 0 };
 
@@ -69,6 +86,16 @@ function toLayout(frames, model) {
     });
   });
   return out;
+}
+
+// The model's input (toLayout) as [frames][points] of [x, y], null where a point was not detected: the form
+// of the references, of feedback.js and of the skeleton drawing.
+function layoutFrames(keypoints, frames) {
+  const points = keypoints.length / frames / 2;
+  return Array.from({ length: frames }, (_, t) => Array.from({ length: points }, (_, k) => {
+    const x = keypoints[2 * (t * points + k)], y = keypoints[2 * (t * points + k) + 1];
+    return Number.isNaN(x) || Number.isNaN(y) ? null : [x, y];
+  }));
 }
 
 async function embed(keypoints, frames) {
@@ -197,35 +224,23 @@ async function landmarksOf(image, stampMs) {
     right_hand: landmarkList(r.rightHandLandmarks) };
 }
 
-// The frame itself (kept when the camera stops) and its landmarks over it.
-function draw(frame, width, height, image) {
+// The frame itself (kept when the camera stops) and the skeleton MediaPipe found in it, drawn over it as the
+// reference and the replay are drawn.
+function drawLive(frame, width, height, image) {
   const canvas = $('overlay');
   canvas.width = width; canvas.height = height;
   const context = canvas.getContext('2d');
   context.clearRect(0, 0, width, height);
   if (image instanceof ImageData) context.putImageData(image, 0, 0);  // a video file's frame, at its own size
   else if (image) context.drawImage(image, 0, 0, width, height);
-  const dot = (points, colour, radius) => {
-    if (!points) return;
-    context.fillStyle = colour;
-    for (const [x, y] of points) { context.beginPath(); context.arc(x * width, y * height, radius, 0, 2 * Math.PI); context.fill(); }
-  };
-  const bones = (points, colour) => {
-    if (!points || !window.HAND_CONNECTIONS) return;
-    context.strokeStyle = colour; context.lineWidth = Math.max(1, width / 320);
-    for (const [a, b] of window.HAND_CONNECTIONS) {
-      context.beginPath(); context.moveTo(points[a][0] * width, points[a][1] * height);
-      context.lineTo(points[b][0] * width, points[b][1] * height); context.stroke();
-    }
-  };
-  const radius = Math.max(2, width / 200);
-  dot(frame.pose ? frame.pose.slice(0, 23) : null, '#f6e05e', radius);
-  bones(frame.left_hand, '#68d391'); dot(frame.left_hand, '#38a169', radius);
-  bones(frame.right_hand, '#63b3ed'); dot(frame.right_hand, '#3182ce', radius);
+  const [points] = layoutFrames(toLayout([frame], state.model), 1);
+  drawSkeleton(context, points, { bones: state.model.bones || [], parts: state.parts,
+    view: imageView(width, height), size: width });
 }
 
 function newRecording(source) {
-  return { source, frames: [], frameMs: [], frameTimesMs: [], skippedFrames: 0, width: 0, height: 0, video: null };
+  return { source, frames: [], frameMs: [], frameTimesMs: [], skippedFrames: 0, width: 0, height: 0, video: null,
+    endedMs: null };
 }
 
 // MediaPipe on one frame (a <video> showing it, or an ImageBitmap of it) taken at timeMs of the recording;
@@ -238,7 +253,7 @@ async function recordFrame(image, width, height, timeMs, recording, stampMs) {
   recording.frameMs.push(performance.now() - started);
   recording.frames.push(frame);
   recording.width = width; recording.height = height;
-  draw(frame, width, height, image);
+  drawLive(frame, width, height, image);
 }
 
 // RGBA camera frames held for MediaPipe at most (about 200 at 640x480): beyond it frames are skipped, not held.
@@ -295,21 +310,30 @@ function captureOnPresent(video, onFrame) {
 // skippedFrames counts frames genuinely not captured (missed by the fallback capture, or over QUEUE_BYTES).
 async function recordCamera(video, track, recording, maxFrames, seconds) {
   const queue = new FrameQueue();
-  let firstMs = null, captured = 0, stop = null;
-  const finish = () => { if (!queue.ended) { stop(); queue.end(); } };
+  let firstMs = null, captured = 0, stop = null, pageClockMs = 0;
+  // endedMs: when the recording ended on the page's clock (performance.now), for "end of recording to
+  // feedback". Frames reach this thread only between MediaPipe's frames, so the time one is handled here says
+  // little: the camera's own time of the frame that ends it is used, moved onto the page's clock by the
+  // offset seen at the first frame (handled at once: MediaPipe is not yet busy then).
+  const finish = (endedMs) => {
+    if (queue.ended) return;
+    stop(); queue.end();
+    recording.endedMs = Math.min(endedMs === undefined ? performance.now() : endedMs, performance.now());
+  };
   const onFrame = (bitmap, timeMs, missed) => {
     if (queue.ended) { bitmap.close(); return; }
-    if (firstMs === null) firstMs = timeMs;
-    if (state.stopRequested || (!maxFrames && timeMs - firstMs >= seconds * 1000)) { bitmap.close(); finish(); return; }
+    if (firstMs === null) { firstMs = timeMs; pageClockMs = performance.now() - timeMs; }
+    if (state.stopRequested) { bitmap.close(); finish(state.stopRequestedMs); return; }
+    if (!maxFrames && timeMs - firstMs >= seconds * 1000) { bitmap.close(); finish(timeMs + pageClockMs); return; }
     recording.skippedFrames += missed;
     if (!queue.fits(bitmap)) { bitmap.close(); recording.skippedFrames += 1; return; }
     queue.push({ bitmap, timeMs: timeMs - firstMs });
     captured += 1;
-    if (maxFrames && captured >= maxFrames) finish();
+    if (maxFrames && captured >= maxFrames) finish(timeMs + pageClockMs);
   };
   stop = 'MediaStreamTrackProcessor' in window ? captureInWorker(track, onFrame, () => finish())
     : captureOnPresent(video, onFrame);
-  track.addEventListener('ended', finish);  // the camera was unplugged or taken away
+  track.addEventListener('ended', () => finish());  // the camera was unplugged or taken away
   state.holistic.reset();  // after the capture started: it takes time, and the camera is already delivering
   try {
     await video.play();  // the preview (and captureOnPresent's frames): capture started first, from the first frame
@@ -496,9 +520,6 @@ function framesNote(recording, handFrames) {
 // search.py lists every gloss of an index up to this many when one is unknown; the page does the same.
 const MAX_LISTED_GLOSSES = 60;
 
-// Python's str.casefold for what people type: upper- then lower-casing also folds "ß" to "ss", as it does.
-function fold(text) { return text.toUpperCase().toLowerCase(); }
-
 function glossWord(label) {
   const at = label.indexOf(': ');
   return at < 0 ? label : label.slice(at + 2);
@@ -551,39 +572,217 @@ function row(cells, className) {
 }
 
 const READY = 'Ready: start the camera, or open a video or landmark file.';
+const RESULT_PARTS = ['nearest', 'practice', 'verdict', 'feedback', 'replay-box'];
 
 // A new input starts from a clean screen: nothing of the previous clip's result, message or picture stays.
 function clearResult() {
   showMessage('');
   setStatus(READY);
-  for (const id of ['nearest', 'practice', 'verdict']) $(id).hidden = true;
+  for (const id of RESULT_PARTS) $(id).hidden = true;
   $('nearest').querySelector('tbody').replaceChildren();
+  $('feedback').replaceChildren();
   $('timings').querySelector('tbody').replaceChildren();
   $('progress').textContent = '';
+  state.replayLoop.stop();
+  state.attempt = null;
   const canvas = $('overlay');
   canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
 }
 
+// ---- the chosen sign: its reference clips, and the learner's past scores ----
+
+function referencesOf(gloss) {
+  return (state.references.glosses[gloss] || []).map((clip) => ({ ...clip, aspect: REFERENCE_ASPECT }));
+}
+
+// Why no reference of `gloss` can be shown ('' when one can).
+function noReferenceReason(gloss) {
+  if (!state.index.has_references) {
+    return 'This index was made before reference clips were stored with it: no reference can be shown ' +
+      '(rebuild it with `search.py index` to see the signs).';
+  }
+  return referencesOf(gloss).length ? '' : `The index holds no reference clip of "${gloss}".`;
+}
+
+function skeletonStyle() { return { bones: state.model.bones || [], parts: state.parts }; }
+
+// Plays every reference clip of `gloss` in turn, looping, at its recorded speed, naming the clip shown.
+function showReference(gloss) {
+  $('reference-box').hidden = false;
+  $('reference-title').textContent = `How "${gloss}" is signed`;
+  const why = noReferenceReason(gloss);
+  const caption = $('reference-caption');
+  if (why) {
+    state.referenceLoop.stop();
+    const canvas = $('reference');
+    canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+    caption.textContent = why;
+    return;
+  }
+  const clips = referencesOf(gloss);
+  playClips(state.referenceLoop, clips, skeletonStyle(), (c) => {
+    caption.textContent = `${clips[c].name} (${c + 1} of ${clips.length}), ${clips[c].frames.length} frames ` +
+      `at ${clips[c].fps.toFixed(0)} a second`;
+  });
+  $('reference-pause').textContent = 'Pause';
+}
+
+function showProgress() {
+  const scores = allScores();
+  const practised = Object.keys(scores).filter((gloss) => pastScores(gloss).length).sort();
+  const items = practised.map((gloss) => {
+    const li = document.createElement('li');
+    li.textContent = `${gloss}: ${progressLine(pastScores(gloss))}`;
+    if (gloss === state.chosen) li.className = 'chosen';
+    return li;
+  });
+  $('history').replaceChildren(...items);
+  $('history-empty').hidden = items.length > 0;
+  const best = Object.fromEntries(practised.map((gloss) => [gloss, Math.max(...pastScores(gloss).map((s) => s.score))]));
+  state.list.mark(state.chosen, best);
+}
+
+// Choosing a sign: practice mode for it, its reference playing, its past scores marked.
+function chooseGloss(gloss) {
+  state.chosen = gloss;
+  $('gloss').value = gloss;
+  document.querySelector('input[value="practice"]').checked = true;
+  showReference(gloss);
+  showProgress();
+  if (!state.busy) setStatus(`Practising "${gloss}": watch how it is signed, then start the camera or open a file.`);
+}
+
+// ---- the result ----
+
 function nearestRow(entry, i) {
-  const cells = [[String(i + 1), true], [entry.gloss], [entry.distance.toFixed(3), true], [entry.clip]];
-  const tr = row(cells, i === 0 ? 'first' : '');
+  const tr = row([[String(i + 1), true], [''], [entry.distance.toFixed(3), true], [entry.clip]], i === 0 ? 'first' : '');
+  // The gloss is a button: a replay of the attempt beside that gloss's reference.
+  const replay = Object.assign(document.createElement('button'), { type: 'button', className: 'link', textContent: entry.gloss });
+  replay.setAttribute('aria-label', `${entry.gloss}: replay your attempt beside it`);
+  replay.addEventListener('click', () => replayBeside(entry.gloss));
+  tr.children[1].appendChild(replay);
   tr.lastChild.title = entry.clip_id;  // where the clip came from, for whoever needs it
   return tr;
 }
 
-function showResult(result, recording) {
-  $('nearest').querySelector('tbody').replaceChildren(...result.nearest.slice(0, NEAREST_SHOWN).map(nearestRow));
-  $('nearest').hidden = false;
-  const verdict = $('verdict');
-  verdict.textContent = verdictSentence(result.nearest[0], result.verdict, state.index.score_quantiles);
-  verdict.className = `verdict ${result.verdict}`;
-  verdict.hidden = false;
-  const practice = $('practice');
-  practice.hidden = !result.practice;
-  if (result.practice) {
-    practice.textContent = `"${result.practice.gloss}": score ${result.practice.score.toFixed(0)} / 100 ` +
-      `(distance ${result.practice.distance.toFixed(3)} to ${result.practice.clip})`;
+// The reference of `gloss` nearest the attempt's embedding (the index's own distance), or null.
+function nearestReference(gloss, embedding) {
+  const rows = new Map(state.index.clip_ids.map((id, i) => [id, i]));
+  const away = (clip) => (rows.has(clip.clip_id) ? distance(embedding, state.index.embeddings[rows.get(clip.clip_id)]) : Infinity);
+  const clips = referencesOf(gloss);
+  return clips.length ? clips.reduce((best, clip) => (away(clip) < away(best) ? clip : best)) : null;
+}
+
+// Points drawn red for a part of the feedback: its hand for a hand's shape, both hands and the body they are
+// placed against for where the hands are, both hands for the movement.
+function pointsOfPart(part) {
+  const sides = /left/.test(part) ? ['left'] : /right/.test(part) ? ['right'] : ['left', 'right'];
+  const withBody = /location|where|place/.test(part);
+  return new Set(state.parts.flatMap((side, i) => (sides.includes(side) || (withBody && side === 'body') ? [i] : [])));
+}
+
+// Path steps to highlight: those whose attempt frame is among a part's worst; the first part named wins.
+function stepMarks(path, parts) {
+  const marks = new Map();
+  // Only parts with something to fix are marked: a part that is close needs no attention in the replay.
+  for (const part of parts.filter((entry) => entry.band !== CLOSE_BAND)) {
+    const worst = new Set(part.worstFrames || []);
+    path.forEach(([a], k) => {
+      if (worst.has(a) && !marks.has(k)) marks.set(k, { points: pointsOfPart(part.part), label: (part.name || part.part).toLowerCase() });
+    });
   }
+  return marks;
+}
+
+// The attempt beside `reference`, aligned; `parts` (partFeedback's, or none) marks the worst frames.
+function playReplay(reference, path, parts) {
+  const attempt = state.attempt;
+  const marks = stepMarks(path, parts);
+  $('replay-box').hidden = false;
+  $('replay-title').textContent = `Your attempt beside ${reference.name}`;
+  playSideBySide(state.replayLoop, attempt, reference, path, skeletonStyle(), marks, (mark) => {
+    const text = mark ? `Largest difference here: ${mark.label}.` : '';
+    if ($('replay-mark').textContent !== text) $('replay-mark').textContent = text;
+  });
+  $('replay-pause').textContent = 'Pause';
+  window.spoter.replay = { gloss: reference.gloss, reference: reference.clip_id, path, marked: [...marks.keys()] };
+}
+
+// Search mode's "show me": the attempt beside the nearest reference of a gloss of the list.
+function replayBeside(gloss) {
+  const reference = state.attempt && nearestReference(gloss, state.attempt.embedding);
+  if (!reference) { showMessage(noReferenceReason(gloss) || 'Open or record a clip first.'); return; }
+  showMessage('');
+  playReplay({ ...reference, gloss }, align(state.attempt.frames, reference.frames, clipRates(reference)), []);
+}
+
+// The frame rates feedback.js times the movement by: the attempt's own (its frames' times, else the landmark
+// file's, else 30) and the reference's.
+function clipRates(reference) {
+  return { attemptFps: state.attempt.fps, referenceFps: reference.fps };
+}
+
+function recordingFps(recording) {
+  const times = recording.frameTimesMs;
+  if (times.length >= 2 && times[times.length - 1] > times[0]) return 1000 * (times.length - 1) / (times[times.length - 1] - times[0]);
+  return recording.fps || DEFAULT_FPS;
+}
+
+// One part of the feedback: its plain-words sentence (which names the part), a meter and its score.
+function feedbackItem(part) {
+  const li = document.createElement('li');
+  const sentence = Object.assign(document.createElement('span'), { className: 'sentence', textContent: part.sentence });
+  const meter = Object.assign(document.createElement('meter'), { min: 0, max: 100, low: 40, high: 70, optimum: 100, value: part.score });
+  meter.setAttribute('aria-label', `${part.name || part.part}: ${Math.round(part.score)} out of 100`);
+  const score = Object.assign(document.createElement('span'), { className: 'part-score', textContent: `${Math.round(part.score)} / 100` });
+  li.append(sentence, meter, score);
+  return li;
+}
+
+function feedbackNote(text) {
+  $('feedback').replaceChildren(Object.assign(document.createElement('li'), { className: 'note', textContent: text }));
+  $('feedback').hidden = false;
+}
+
+// Per-part feedback on an attempt at `gloss` against its nearest reference, shown with the replay; null (and
+// a note on the page) when the index holds no reference of it.
+function showFeedback(gloss, embedding) {
+  const reference = nearestReference(gloss, embedding);
+  if (!reference) { feedbackNote(noReferenceReason(gloss)); return null; }
+  let feedback;
+  try {
+    // /index.json holds the per-part calibration; an index made before it was stored has none.
+    feedback = partFeedback(state.attempt.frames, reference.frames, state.index, clipRates(reference));
+  } catch (error) {
+    feedbackNote(`No feedback per part: ${error.message}.`);
+    playReplay({ ...reference, gloss }, align(state.attempt.frames, reference.frames, clipRates(reference)), []);
+    return null;
+  }
+  $('feedback').replaceChildren(...feedback.parts.map(feedbackItem));
+  if (feedback.swappedHands) {
+    $('feedback').appendChild(Object.assign(document.createElement('li'), { className: 'note',
+      textContent: 'You signed with the other hand leading: your hands were compared mirrored.' }));
+  }
+  $('feedback').hidden = false;
+  playReplay({ ...reference, gloss }, feedback.path, feedback.parts);
+  return { reference: reference.clip_id, reference_name: reference.name, parts: feedback.parts, path: feedback.path,
+    swapped_hands: Boolean(feedback.swappedHands) };
+}
+
+function showPractice(practice) {
+  const practiceBox = $('practice');
+  practiceBox.hidden = !practice;
+  if (!practice) return;
+  practiceBox.textContent = `"${practice.gloss}": score ${practice.score.toFixed(0)} / 100 ` +
+    `(distance ${practice.distance.toFixed(3)} to ${practice.clip})`;
+  if (!keepScore(practice.gloss, practice.score)) {
+    practiceBox.textContent += ' (this browser keeps no data for this page: scores are not remembered)';
+  }
+  state.chosen = practice.gloss;
+  showProgress();
+}
+
+function showTimings(result) {
   const t = result.timings;
   const lines = [
     result.from_file ? ['landmarks', 'read from the file', '']
@@ -592,19 +791,45 @@ function showResult(result, recording) {
     ['embedding (onnxruntime-web)', `${t.embedding_ms.toFixed(1)} ms`, `${result.frames} frames`],
     ['search + score', `${t.search_ms.toFixed(2)} ms`, `${state.index.labels.length} index clips`],
   ];
+  if (t.feedback_ms !== undefined) lines.push(['alignment + feedback', `${t.feedback_ms.toFixed(1)} ms`, '']);
+  lines.push(['end of recording to feedback', `${t.after_recording_ms.toFixed(0)} ms`, '']);
   $('timings').querySelector('tbody').replaceChildren(...lines.map(([a, b, c]) => row([[a], [b, true], [c, true]])));
-  setStatus(framesNote(recording, result.hand_frames));
+}
+
+function showResult(result) {
+  $('nearest').querySelector('tbody').replaceChildren(...result.nearest.slice(0, NEAREST_SHOWN).map(nearestRow));
+  $('nearest').hidden = false;
+  const verdict = $('verdict');
+  verdict.textContent = verdictSentence(result.nearest[0], result.verdict, state.index.score_quantiles);
+  verdict.className = `verdict ${result.verdict}`;
+  verdict.hidden = false;
+  showPractice(result.practice);
+}
+
+// Why a recording cannot be scored, or '' when it can: checked before the model runs.
+function attemptProblem(recording) {
+  const frames = recording.frames, n = frames.length, source = recording.source;
+  if (!n) return `${source}: no frame could be read.`;
+  if (n < MIN_FRAMES) {
+    return `${source}: too short, ${n} frame${n === 1 ? '' : 's'}; a sign takes about a second: record ` +
+      `or open at least ${MIN_FRAMES} frames.`;
+  }
+  if (!frames.some((f) => f.pose)) {
+    return `${source}: no person detected in any of its ${n} frames. Face the camera, with your head, ` +
+      'shoulders and hands in the picture.';
+  }
+  if (!frames.some((f) => f.left_hand || f.right_hand)) {
+    return `${source}: no hands detected in any of its ${n} frames. Sign with your hands inside the picture, ` +
+      'in good light.';
+  }
+  return '';
 }
 
 async function analyse(recording, gloss) {
+  const problem = attemptProblem(recording);
+  if (problem) { showMessage(problem); return; }
   const frames = recording.frames;
-  if (!frames.length) { showMessage(`${recording.source}: no frame could be read.`); return; }
   const handFrames = frames.filter((f) => f.left_hand || f.right_hand).length;
-  if (!handFrames) {
-    showMessage(`${recording.source}: no hands detected in any of its ${frames.length} frames. ` +
-      'Sign with your hands inside the picture, in good light.');
-    return;
-  }
   let started = performance.now();
   const keypoints = toLayout(frames, state.model);
   const mappingMs = performance.now() - started;
@@ -619,10 +844,21 @@ async function analyse(recording, gloss) {
   const read = recording.video;
   const result = { source: recording.source, from_file: Boolean(recording.fromFile), frames: frames.length, hand_frames: handFrames,
     skipped_frames: recording.skippedFrames, unread_frames: read ? read.unreadFrames : 0, video: read,
-    frame_times_ms: recording.frameTimesMs, embedding, nearest, verdict, practice,
+    frame_times_ms: recording.frameTimesMs, embedding, nearest, verdict, practice, feedback: null,
     timings: { landmarks_ms: recording.frameMs.reduce((a, b) => a + b, 0), landmarks_frame_ms: recording.frameMs, mapping_ms: mappingMs, embedding_ms: embeddingMs, search_ms: searchMs } };
+  const aspect = recording.width && recording.height ? recording.width / recording.height : REFERENCE_ASPECT;
+  state.attempt = { frames: layoutFrames(keypoints, frames.length), embedding, aspect, name: 'You',
+    fps: recordingFps(recording) };
   showMessage('');
-  showResult(result, recording);
+  showResult(result);
+  if (practice) {
+    started = performance.now();
+    result.feedback = showFeedback(gloss, embedding);
+    result.timings.feedback_ms = performance.now() - started;
+  }
+  result.timings.after_recording_ms = performance.now() - recording.endedMs;
+  showTimings(result);
+  setStatus(framesNote(recording, handFrames));
   window.spoter.frames = frames;
   window.spoter.result = result;
 }
@@ -646,6 +882,8 @@ async function run(task) {
   clearResult();
   try {
     const choice = chosenGloss();
+    // A gloss typed rather than chosen from the list: its reference plays all the same.
+    if (choice && choice.gloss !== null && choice.gloss !== state.chosen) chooseGloss(choice.gloss);
     if (choice) await task(choice.gloss);
   } catch (error) { showMessage(`Unexpected error: ${error.message}`); console.error(error); }
   state.busy = false;
@@ -655,7 +893,21 @@ async function run(task) {
   window.spoter.done = (window.spoter.done || 0) + 1;
 }
 
-async function fromCamera(maxFrames, gloss) {
+// A count down over the live picture, so that the learner is in place, hands ready, when recording starts.
+async function countDown(seconds) {
+  const box = $('countdown');
+  box.hidden = false;
+  for (let left = seconds; left > 0 && !state.stopRequested; left--) {
+    box.textContent = String(left);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  box.hidden = true;
+  box.textContent = '';
+}
+
+// The camera's frames (the first maxFrames, else the seconds asked for, else until Stop), after a count down
+// of `countdown` seconds (0 for automation, whose tests need the camera's first frames).
+async function fromCamera(maxFrames, gloss, countdown) {
   const video = $('video');
   let stream;
   try {
@@ -665,6 +917,12 @@ async function fromCamera(maxFrames, gloss) {
   video.srcObject = stream;
   try {
     $('stop').disabled = false;
+    if (countdown) {
+      await video.play();
+      setStatus('Get ready: recording starts when the count reaches zero.');
+      await countDown(countdown);
+      if (state.stopRequested) { setStatus('Recording cancelled.'); return; }
+    }
     setStatus('Recording: sign now.');
     const recording = state.recording = newRecording('camera');
     await recordCamera(video, stream.getVideoTracks()[0], recording, maxFrames, Number($('seconds').value) || 3);
@@ -695,6 +953,12 @@ function frameByFrameMissing() {
 }
 
 async function fromVideoFile(file, gloss) {
+  // A file the system knows to be something else is refused at once; one of unknown type is tried.
+  if (file.type && !file.type.startsWith('video/')) {
+    showMessage(`${file.name}: not a video file (${file.type}); open an MP4 or WebM video here, or a landmark file ` +
+      'with "landmark file".');
+    return;
+  }
   const missing = frameByFrameMissing();
   if (missing) { showMessage(`${file.name}: ${missing}. Or open a landmark file.`); return; }
   const video = $('video');
@@ -708,6 +972,7 @@ async function fromVideoFile(file, gloss) {
     setStatus(`Reading ${file.name} frame by frame...`);
     $('stop').disabled = false;
     await recordVideo(video, recording);
+    recording.endedMs = performance.now();
   } catch (error) {
     if (error.message !== 'decode') throw error;
     showMessage(`${file.name}: this video cannot be decoded by the browser; try an MP4 (H.264) or WebM file.`);
@@ -718,7 +983,7 @@ async function fromVideoFile(file, gloss) {
   await analyse(recording, gloss);
 }
 
-function checkLandmarkFile(document, name) {
+function checkLandmarkFile(document) {
   const parts = Object.entries(state.model.mediapipe_holistic_points);
   if (typeof document !== 'object' || document === null) throw new Error('expected a JSON object');
   const frames = document[parts[0][0]];
@@ -737,16 +1002,23 @@ function checkLandmarkFile(document, name) {
 }
 
 async function fromLandmarkFile(file, gloss) {
-  let frames;
-  try { frames = checkLandmarkFile(JSON.parse(await file.text()), file.name); } catch (error) {
+  let document, frames;
+  try {
+    document = JSON.parse(await file.text());
+    frames = checkLandmarkFile(document);
+  } catch (error) {
     showMessage(`${file.name}: not a landmark file (${error.message}). Expected JSON {"pose": [...], "left_hand": [...], "right_hand": [...]}, one entry per frame.`);
     return;
   }
   const recording = state.recording = newRecording(file.name);
   recording.frames = frames;
   recording.fromFile = true;
-  const last = frames[frames.length - 1];
-  draw(last, $('overlay').clientWidth || 640, $('overlay').clientHeight || 480);
+  recording.endedMs = performance.now();
+  // The picture's size when the file gives it (preprocess.py extract's do), for the skeleton's proportions.
+  const size = (value) => (Number.isFinite(value) && value > 0 ? value : 0);
+  recording.width = size(document.width) || 640; recording.height = size(document.height) || 480;
+  recording.fps = size(document.fps) || DEFAULT_FPS;
+  drawLive(frames[frames.length - 1], recording.width, recording.height);
   await analyse(recording, gloss);
 }
 
@@ -760,9 +1032,52 @@ function saveLandmarks() {
   link.click();
 }
 
+function wireControls() {
+  $('camera').onclick = () => run((gloss) => fromCamera(0, gloss, COUNTDOWN_S));
+  $('stop').onclick = () => { state.stopRequested = true; state.stopRequestedMs = performance.now(); };
+  $('video-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run((gloss) => fromVideoFile(file, gloss)); };
+  $('landmark-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run((gloss) => fromLandmarkFile(file, gloss)); };
+  $('save').onclick = saveLandmarks;
+  $('reference-pause').onclick = () => togglePause(state.referenceLoop, 'reference-pause');
+  $('replay-pause').onclick = () => togglePause(state.replayLoop, 'replay-pause');
+  // Typing a whole gloss and pressing Enter chooses it, as clicking it in the list does.
+  $('gloss').addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    const matches = glossMatches($('gloss').value.trim(), state.glosses);
+    if (matches.length === 1) chooseGloss(matches[0]);
+  });
+  for (const id of ['camera', 'video-file', 'landmark-file']) $(id).disabled = false;
+}
+
+function togglePause(loop, buttonId) {
+  loop.toggle();
+  $(buttonId).textContent = loop.paused ? 'Play' : 'Pause';
+}
+
+// Where the reference and the replay stand, for the browser tests: they see the pictures move.
+function playback() {
+  const of = (loop) => ({ step: loop.step, drawn: loop.drawn, bones: loop.bones, playing: loop.durationsMs.length > 0 && !loop.paused });
+  return { reference: of(state.referenceLoop), replay: of(state.replayLoop) };
+}
+
+// For benchmarks/bench_page.py: the model on `frames` frames of keypoints (flat, null for NaN), `runs` times
+// in a row; the time of each run in ms (the first on a fresh page includes onnxruntime-web's warm-up).
+async function timeEmbedding(keypoints, frames, runs) {
+  const input = Float32Array.from(keypoints, (v) => (v === null ? NaN : v));
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await embed(input, frames);
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
 async function init() {
   const started = performance.now();
-  [state.model, state.index] = await Promise.all([fetchJSON('/model.json'), fetchJSON('/index.json')]);
+  [state.model, state.index, state.references] = await Promise.all(
+    [fetchJSON('/model.json'), fetchJSON('/index.json'), fetchJSON('/references.json')]);
+  state.parts = pointParts(state.model.keypoint_names);
   state.session = await ort.InferenceSession.create('/model.onnx', { executionProviders: ['wasm'] });
   state.holistic = new window.Holistic({ locateFile: (file) => `/mediapipe/${file}` });
   const params = new URLSearchParams(location.search);
@@ -773,27 +1088,29 @@ async function init() {
     smoothLandmarks: true, minDetectionConfidence: 0.5, minTrackingConfidence: 0.5 });
   state.holistic.onResults((results) => { state.results = results; });
   await state.holistic.initialize();
-  const glosses = state.glosses = [...new Set(state.index.labels)].sort();
-  $('glosses').replaceChildren(...glosses.map((gloss) => Object.assign(document.createElement('option'), { value: gloss })));
+  state.referenceLoop = new Loop($('reference'), () => 0);
+  state.replayLoop = new Loop($('replay'), () => 0);
+  const counts = glossCounts(state.index);
+  state.glosses = counts.map((entry) => entry.gloss);
+  state.list = new GlossList($('gloss'), $('gloss-list'), counts, chooseGloss);
+  showProgress();
   $('about').textContent = `Model ${state.model.checkpoint} (sha256 ${state.model.checkpoint_sha256.slice(0, 12)}..., ` +
-    `${state.model.vector_length}-d embeddings); index of ${state.index.labels.length} clips, ${glosses.length} glosses; ` +
+    `${state.model.vector_length}-d embeddings); index of ${state.index.labels.length} clips, ${state.glosses.length} glosses; ` +
     `MediaPipe inference on the ${state.inference.on.toUpperCase()} (${state.inference.why}). ` +
     `Loaded in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
-  $('camera').onclick = () => run((gloss) => fromCamera(0, gloss));
-  $('stop').onclick = () => { state.stopRequested = true; };
-  $('video-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run((gloss) => fromVideoFile(file, gloss)); };
-  $('landmark-file').onchange = (event) => { const file = event.target.files[0]; event.target.value = ''; if (file) run((gloss) => fromLandmarkFile(file, gloss)); };
-  $('save').onclick = saveLandmarks;
-  for (const id of ['camera', 'video-file', 'landmark-file']) $(id).disabled = false;
+  wireControls();
   setStatus(READY);
-  window.spoter.ready = true;
+  Object.assign(window.spoter, { playback, timeEmbedding, ready: true });
   // Automation (and links that start at once): ?mode=practice&gloss=book&camera=FRAMES
-  if (params.get('gloss')) $('gloss').value = params.get('gloss');
+  const named = params.get('gloss') ? glossMatches(params.get('gloss'), state.glosses) : [];
+  if (named.length === 1) chooseGloss(named[0]);
+  else if (params.get('gloss')) $('gloss').value = params.get('gloss');
   if (params.get('mode') === 'practice') document.querySelector('input[value="practice"]').checked = true;
-  if (params.get('camera')) run((gloss) => fromCamera(Number(params.get('camera')), gloss));
+  if (params.get('mode') === 'search') document.querySelector('input[value="search"]').checked = true;
+  if (params.get('camera')) run((gloss) => fromCamera(Number(params.get('camera')), gloss, 0));
 }
 
-window.spoter.recordCamera = (frames) => run((gloss) => fromCamera(frames, gloss));
+window.spoter.recordCamera = (frames) => run((gloss) => fromCamera(frames, gloss, 0));
 init().catch((error) => {
   showMessage(`The page could not start: ${error.message}. Is serve.py running, and was \`npm ci\` run in web/?`);
   console.error(error);

@@ -2,12 +2,17 @@
 
 Routes (GET and HEAD only, bound to 127.0.0.1):
 
-  /                 web/index.html (and the page's own files beside it: app.js, capture.js, style.css)
+  /                 web/index.html (and the page's own files beside it: app.js, capture.js, feedback.js, style.css)
   /ort/FILE         onnxruntime-web's dist files (web/node_modules/onnxruntime-web/dist)
   /mediapipe/FILE   @mediapipe/holistic's wasm, models and loader (web/node_modules/@mediapipe/holistic)
   /model.onnx       the exported model (export.py)
   /model.json       its sidecar
-  /index.json       the search index (.npz of search.py index), converted to JSON once at start
+  /index.json       the search index (.npz of search.py index), converted to JSON once at start, with per
+                    gloss its number of clips and signers ("glosses"), whether it holds reference clips, and
+                    the per-part feedback's calibration ("part_calibration") and variation ("part_variation")
+  /references.json  the index's reference clips by gloss: {"glosses": {GLOSS: [{"clip_id", "name", "signer",
+                    "fps", "frames": [frame][54 points] of [x, y] or null}]}}; {"glosses": {}} for an index
+                    made before they were stored
 
 Nothing else is ever served: no other name, no file reached through a symbolic link that leads out of its
 folder, no other method (405), no request whose Host is not ``127.0.0.1:PORT`` or ``localhost:PORT``
@@ -29,8 +34,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
+
 from deploy.onnx_export import read_sidecar, sidecar_path
 from retrieval import index as sign_index
+from retrieval.references import gloss_counts, references_document
 from utils.errors import DataError
 
 log = logging.getLogger("serve")
@@ -41,7 +49,8 @@ ASSET_FOLDERS = {
     "ort": NODE_MODULES / "onnxruntime-web" / "dist",
     "mediapipe": NODE_MODULES / "@mediapipe" / "holistic",
 }
-PAGE_FILES = ("index.html", "app.js", "capture.js", "style.css", "screenshot.png")
+PAGE_FILES = ("index.html", "app.js", "capture.js", "feedback.js", "glosses.js", "progress.js", "replay.js", "skeleton.js",
+              "style.css")
 HOST = "127.0.0.1"
 LOCAL_NAMES = (HOST, "localhost")
 METHODS = ("GET", "HEAD")
@@ -64,12 +73,17 @@ def check_assets():
                         f"`cd {WEB} && npm ci` first")
 
 
-def load_index(path, model):
-    """The index .npz as a JSON-ready dict, checked against the model's sidecar ``model``."""
+def open_index(path, model):
+    """The index .npz, checked against the model's sidecar ``model``."""
     index = sign_index.load_index(path, model["checkpoint_sha256"], model.get("checkpoint") or "")
     if index.embeddings.shape[1] != model["vector_length"]:
         raise DataError(f"{path}: embeddings must be [clips, {model['vector_length']}], got "
                         f"{list(index.embeddings.shape)}")
+    return index
+
+
+def index_document(index):
+    """What /index.json serves: the index's arrays, and per gloss its number of clips and signers."""
     return {
         "embeddings": index.embeddings.tolist(),
         "labels": index.labels.tolist(),
@@ -78,6 +92,17 @@ def load_index(path, model):
         "model_sha256": index.model_sha256,
         "config": index.config,
         "score_quantiles": index.score_quantiles.tolist(),
+        "glosses": gloss_counts(index),
+        # False for an index made before reference clips were stored: the page then says none can be shown.
+        "has_references": index.references is not None,
+        # Per part, the quantiles web/feedback.js scores against (null for an index made before them; a part
+        # no pair of the index measured is null).
+        "part_calibration": None if index.feedback_calibration is None else {
+            part: None if np.isnan(row).all() else row.tolist() for part, row in index.feedback_calibration.items()},
+        # Per part, how much it varies between recordings of one sign: the order of the feedback (null for an
+        # index made before it was stored; web/feedback.js then orders by score).
+        "part_variation": None if index.feedback_variation is None else {
+            part: None if np.isnan(row).all() else row.tolist() for part, row in index.feedback_variation.items()},
     }
 
 
@@ -112,9 +137,11 @@ class Site:
         if not self.model_path.is_file():
             raise DataError(f"{self.model_path}: model not found (--model; make one with `python export.py`)")
         self.model = read_sidecar(self.model_path)
+        index = open_index(index_path, self.model)
         self.documents = {
             "/model.json": sidecar_path(self.model_path).read_bytes(),
-            "/index.json": json.dumps(load_index(index_path, self.model)).encode(),
+            "/index.json": json.dumps(index_document(index)).encode(),
+            "/references.json": json.dumps(references_document(index)).encode(),
         }
 
     def file_for(self, route):

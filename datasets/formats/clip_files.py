@@ -9,7 +9,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from datasets.formats import landmarks, mp_data, pose_file
-from datasets.sign_data import DataError, SignData
+from datasets.sign_data import SignData
+from utils.errors import DataError
 
 CLIP_READERS = {
     landmarks.SUFFIX: landmarks.read_landmark_clip,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import layout
 from datasets.formats.npz_arrays import load_arrays
-from datasets.sign_data import DataError, SignData
+from datasets.sign_data import SignData
+from utils import layout
+from utils.errors import DataError
 
 READER_VERSION = "mpnpz1"
 _REQUIRED = ("keypoints", "offsets", "label", "signer", "clip")

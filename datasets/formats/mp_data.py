@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import layout
-from datasets.sign_data import DataError
+from utils import layout
+from utils.errors import DataError
 
 FRAME_SUFFIX = ".npy"
 _POSE_VALUES = layout.MEDIAPIPE_POSE_POINTS * 4

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import layout
-from datasets.sign_data import DataError, SignData
+from datasets.sign_data import SignData
+from utils import layout
+from utils.errors import DataError
 
 READER_VERSION = "pose2"
 SUFFIX = ".pose"

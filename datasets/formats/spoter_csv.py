@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datasets import layout
-from datasets.sign_data import DataError, SignData
+from datasets.sign_data import SignData
+from utils import layout
 from utils.atomic import atomic_path
 from utils.cli import one_line
+from utils.errors import DataError
 
 READER_VERSION = "csv1"
 CSV_SUFFIXES = (".csv", ".csv.gz")
