@@ -55,7 +55,7 @@ and ``search.py practice`` give the same numbers; tests/test_feedback.py holds t
 import numpy as np
 
 from retrieval.practice import SCORE_LEVELS
-from retrieval.references import readable_name
+from retrieval.references import DEFAULT_FPS, readable_name
 from utils import layout
 from utils.errors import DataError
 
@@ -70,7 +70,6 @@ SHAPE_PARTS = {"right": "right_hand_shape", "left": "left_hand_shape"}
 MISSING_HAND_COST = 0.5
 # The share of the reference's frames that must show a hand for the sign to use it.
 USES_HAND_SHARE = 0.25
-DEFAULT_FPS = 30.0
 MIN_SCALE = 1e-6
 VELOCITY_REACH = 2
 # Steps of a hand's path in the movement part: enough for a sign's strokes, few enough to skip jitter.
